@@ -1,0 +1,135 @@
+//! What each subcommand does, given its parsed arguments.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+use crate::{
+    config::{Cli, Command, ConfigError, HealthcheckArgs, SeedArgs, ServeArgs, TableArgs},
+    http::{self, AppState},
+    repository::{self, BookRepository, StoreError, migrate, seed},
+    server, telemetry,
+};
+
+/// Why a command failed; printed as one line by `main`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A setting is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// DynamoDB refused or could not be reached.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The seed file is unreadable or invalid.
+    #[error("seed file {path}: {reason}")]
+    SeedFile { path: String, reason: String },
+    /// Binding or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The health check failed.
+    #[error("unhealthy: {0}")]
+    Unhealthy(String),
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Openapi => {
+            println!("{}", http::docs::openapi_json());
+            Ok(())
+        }
+        Command::Healthcheck(args) => healthcheck(args).await,
+    }
+}
+
+async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
+    let table = table.validated()?;
+    let sdk = repository::load_sdk_config().await;
+    Ok(BookRepository::new(repository::build_client(&sdk), table))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    telemetry::init_logging();
+    let auth = args.auth_policy()?;
+    let origins = args.cors_origins()?;
+    if matches!(auth, http::AuthPolicy::Open) {
+        tracing::warn!(
+            "BOOKSTORE_AUTH=none: anyone can write. Use this for local development only"
+        );
+    }
+    let repo = repository(&args.table).await?;
+    let state = AppState::new(repo, auth, telemetry::metrics_handle());
+    let app = http::app(state, &origins);
+    let listener = TcpListener::bind(args.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, table = args.table.table, "listening");
+    server::serve(listener, app, server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(args: TableArgs) -> Result<(), CliError> {
+    telemetry::init_logging();
+    let repo = repository(&args).await?;
+    let report = migrate::run(repo.client(), repo.table()).await?;
+    tracing::info!(applied = ?report.applied, already_applied = ?report.skipped, table = repo.table(), "migrations done");
+    Ok(())
+}
+
+async fn seed(args: SeedArgs) -> Result<(), CliError> {
+    telemetry::init_logging();
+    let (source, text) = match &args.file {
+        None => (
+            "the tutorial's books".to_owned(),
+            seed::TUTORIAL_BOOKS.to_owned(),
+        ),
+        Some(path) => (path.display().to_string(), read(path)?),
+    };
+    let books = seed::parse_books(&text).map_err(|e| CliError::SeedFile {
+        path: source.clone(),
+        reason: e.to_string(),
+    })?;
+    let repo = repository(&args.table).await?;
+    let written = repo.seed(&books).await?;
+    tracing::info!(written, source, table = repo.table(), "seeded");
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::SeedFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// GETs `/health/live` on the local port with a bare HTTP/1.0 request: the container has no
+/// shell or curl, and this needs no HTTP client dependency.
+async fn healthcheck(args: HealthcheckArgs) -> Result<(), CliError> {
+    let target = SocketAddr::from(([127, 0, 0, 1], args.addr.port()));
+    let check = async {
+        let mut stream = TcpStream::connect(target).await?;
+        stream
+            .write_all(b"GET /health/live HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        Ok::<_, std::io::Error>(head)
+    };
+    let head = tokio::time::timeout(Duration::from_secs(3), check)
+        .await
+        .map_err(|_| CliError::Unhealthy(format!("{target} did not answer within 3 s")))?
+        .map_err(|e| CliError::Unhealthy(format!("{target}: {e}")))?;
+    if head.starts_with(b"HTTP/1.") && &head[9..12] == b"200" {
+        Ok(())
+    } else {
+        Err(CliError::Unhealthy(format!(
+            "{target} answered '{}'",
+            String::from_utf8_lossy(&head)
+        )))
+    }
+}

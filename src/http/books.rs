@@ -1,0 +1,319 @@
+//! `/books`: one book by author and title, creation, and batch writes.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+
+use super::{
+    AppState,
+    conditional::{WritePrecondition, etag, not_modified},
+    dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
+    extract::{BookPath, JsonBody},
+    problem::{ApiError, Problem},
+};
+use crate::{
+    domain::{Book, BookContent, BookKey, FieldError, NewBook},
+    repository::StoreError,
+};
+
+/// Most books in one batch (TransactWriteItems takes at most 100 items).
+const MAX_BATCH: usize = 100;
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/books", post(create_book))
+        .route("/books/batch", post(batch_put))
+        .route(
+            "/books/{author}/{title}",
+            get(get_book).put(put_book).delete(delete_book),
+        )
+}
+
+/// Maps a repository error, naming the book in a 404.
+pub(super) fn for_book(key: &BookKey) -> impl FnOnce(StoreError) -> ApiError + '_ {
+    move |err| match err {
+        StoreError::NotFound => ApiError::NotFound(format!(
+            "no book titled '{}' by '{}'",
+            key.title, key.author
+        )),
+        other => other.into(),
+    }
+}
+
+/// A single-book response: the book as JSON with its ETag.
+pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
+    let tag = etag(book.version);
+    (
+        status,
+        [(header::ETAG, tag)],
+        Json(BookResponse::from(book)),
+    )
+        .into_response()
+}
+
+/// Get one book.
+#[utoipa::path(
+    get, path = "/books/{author}/{title}", operation_id = "getBook", tag = "books",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded (`Yes%2FNo` for `Yes/No`)", example = "The Rainmaker"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags (or `*`); a match answers 304"),
+    ),
+    responses(
+        (status = 200, description = "The book", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 304, description = "Not modified: the book still has a tag listed in If-None-Match",
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 400, description = "Bad path encoding or If-None-Match header", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Author or title fails validation", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn get_book(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let book = state
+        .repo
+        .get(&key)
+        .await?
+        .ok_or_else(|| for_book(&key)(StoreError::NotFound))?;
+    if not_modified(&headers, book.version)? {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag(book.version))],
+        )
+            .into_response());
+    }
+    Ok(book_response(StatusCode::OK, book))
+}
+
+/// Create or replace a book.
+///
+/// Keeps `created_at`, bumps `version`, replaces `category` and `formats` (absent formats store `{}`).
+#[utoipa::path(
+    put, path = "/books/{author}/{title}", operation_id = "putBook", tag = "books",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("If-Match" = Option<String>, Header, description = "Replace only if the stored ETag is listed (`*`: only if it exists)"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only, 412 if the book exists"),
+    ),
+    request_body(content = PutBookRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 201, description = "Created", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"),
+                    ("Location" = String, description = "The book's URL"))),
+        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn put_book(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    WritePrecondition(expectation): WritePrecondition,
+    JsonBody(body): JsonBody<PutBookRequest>,
+) -> Result<Response, ApiError> {
+    let content = BookContent::parse(body.category, body.formats).map_err(ApiError::Validation)?;
+    let book = NewBook { key, content };
+    let (stored, created) = state
+        .repo
+        .put(&book, &expectation)
+        .await
+        .map_err(for_book(&book.key))?;
+    if created {
+        let mut response = book_response(StatusCode::CREATED, stored);
+        response
+            .headers_mut()
+            .insert(header::LOCATION, location(&book.key));
+        Ok(response)
+    } else {
+        Ok(book_response(StatusCode::OK, stored))
+    }
+}
+
+/// Create a book; 409 if it exists.
+#[utoipa::path(
+    post, path = "/books", operation_id = "createBook", tag = "books",
+    request_body(content = NewBookRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"1\"`"),
+                    ("Location" = String, description = "The new book's URL"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 409, description = "The book already exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn create_book(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewBookRequest>,
+) -> Result<Response, ApiError> {
+    let book = NewBook::parse(body.author, body.title, body.category, body.formats)
+        .map_err(ApiError::Validation)?;
+    let stored = state.repo.create(&book).await.map_err(|e| match e {
+        StoreError::AlreadyExists => ApiError::Conflict(format!(
+            "a book titled '{}' by '{}' already exists",
+            book.key.title, book.key.author
+        )),
+        other => other.into(),
+    })?;
+    let mut response = book_response(StatusCode::CREATED, stored);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, location(&book.key));
+    Ok(response)
+}
+
+/// Delete a book.
+#[utoipa::path(
+    delete, path = "/books/{author}/{title}", operation_id = "deleteBook", tag = "books",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the stored ETag is listed (`*`: only if it exists)"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Bad path encoding or precondition header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Author or title fails validation", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn delete_book(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    WritePrecondition(expectation): WritePrecondition,
+) -> Result<StatusCode, ApiError> {
+    state
+        .repo
+        .delete(&key, &expectation)
+        .await
+        .map_err(for_book(&key))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create or replace up to 100 books in one transaction: all or nothing.
+#[utoipa::path(
+    post, path = "/books/batch", operation_id = "batchPutBooks", tag = "books",
+    request_body(content = BatchRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every book was written", body = BatchResponse),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 409, description = "Other writers kept changing these books; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, 0 or more than 100 books, or duplicate keys", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn batch_put(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<BatchRequest>,
+) -> Result<Json<BatchResponse>, ApiError> {
+    let books = parse_batch(body)?;
+    let outcome = state.repo.put_batch(&books).await?;
+    Ok(Json(outcome.into()))
+}
+
+/// Validates every book of a batch, naming fields `books[i].title`.
+fn parse_batch(body: BatchRequest) -> Result<Vec<NewBook>, ApiError> {
+    let count = body.books.len();
+    if count == 0 || count > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "books",
+            format!("a batch holds 1 to {MAX_BATCH} books, got {count}"),
+        ));
+    }
+    let mut errors = Vec::new();
+    let mut books = Vec::with_capacity(count);
+    let mut seen: HashMap<BookKey, usize> = HashMap::new();
+    for (i, b) in body.books.into_iter().enumerate() {
+        let parent = format!("books[{i}]");
+        match NewBook::parse(b.author, b.title, b.category, b.formats) {
+            Ok(book) => {
+                if let Some(first) = seen.insert(book.key.clone(), i) {
+                    errors.push(FieldError::new(
+                        parent,
+                        format!("duplicates books[{first}]"),
+                    ));
+                }
+                books.push(book);
+            }
+            Err(e) => errors.extend(e.into_iter().map(|e| e.within(&parent))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(books)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// The percent-encoded URL of a book.
+fn location(key: &BookKey) -> HeaderValue {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // Everything but RFC 3986 unreserved characters is encoded, `/` included.
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let url = format!(
+        "/books/{}/{}",
+        utf8_percent_encode(key.author.as_str(), SEGMENT),
+        utf8_percent_encode(key.title.as_str(), SEGMENT)
+    );
+    HeaderValue::from_str(&url).expect("percent-encoded text is a valid header")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_encodes_every_reserved_character() {
+        let key = BookKey::parse("Dr. Seuss".into(), "Yes/No #?%+ 東".into()).unwrap();
+        assert_eq!(
+            location(&key),
+            "/books/Dr.%20Seuss/Yes%2FNo%20%23%3F%25%2B%20%E6%9D%B1"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! ETags and the `If-Match` / `If-None-Match` headers (RFC 9110 §8.8.3, §13.1).
+//!
+//! A book's ETag is the strong tag `"<version>"`. Preconditions on writes become an
+//! [`Expectation`] that the repository turns into a DynamoDB condition, never a read-then-write.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
+};
+
+use super::problem::ApiError;
+use crate::domain::Expectation;
+
+/// Most entity tags accepted in one header (DynamoDB's `IN` takes at most 100 operands).
+const MAX_TAGS: usize = 50;
+
+/// The `ETag` header value for a version.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header")
+}
+
+/// One parsed `If-Match` / `If-None-Match` header.
+#[derive(Debug, PartialEq, Eq)]
+enum TagList {
+    Any,
+    /// (weak, opaque-tag) pairs.
+    Tags(Vec<(bool, String)>),
+}
+
+fn parse_tag_list(name: &HeaderName, headers: &HeaderMap) -> Result<Option<TagList>, ApiError> {
+    let values: Vec<&HeaderValue> = headers.get_all(name).iter().collect();
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "malformed {name} header: expected * or a list of \"quoted\" entity tags"
+        ))
+    };
+    let mut tags = Vec::new();
+    for value in values {
+        let text = value.to_str().map_err(|_| bad())?;
+        if text.trim() == "*" {
+            return Ok(Some(TagList::Any));
+        }
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            let weak = rest.starts_with("W/");
+            let after = rest.strip_prefix("W/").unwrap_or(rest);
+            let after = after.strip_prefix('"').ok_or_else(bad)?;
+            let end = after.find('"').ok_or_else(bad)?;
+            tags.push((weak, after[..end].to_owned()));
+            rest = after[end + 1..].trim_start();
+            if let Some(next) = rest.strip_prefix(',') {
+                rest = next.trim_start();
+            } else if !rest.is_empty() {
+                return Err(bad());
+            }
+        }
+    }
+    if tags.is_empty() {
+        return Err(bad());
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::BadRequest(format!(
+            "{name} lists more than {MAX_TAGS} entity tags"
+        )));
+    }
+    Ok(Some(TagList::Tags(tags)))
+}
+
+/// Versions named by tags. A tag that is not one of ours can never match.
+fn versions(tags: &[(bool, String)], allow_weak: bool) -> Vec<u64> {
+    tags.iter()
+        .filter(|(weak, _)| allow_weak || !weak)
+        .filter_map(|(_, tag)| tag.parse().ok())
+        .collect()
+}
+
+/// The precondition of a write, from `If-Match` (strong comparison) or else `If-None-Match`
+/// (weak comparison), in the order RFC 9110 §13.2.2 evaluates them.
+#[derive(Debug)]
+pub struct WritePrecondition(pub Expectation);
+
+impl<S: Send + Sync> FromRequestParts<S> for WritePrecondition {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let if_match = parse_tag_list(&header::IF_MATCH, &parts.headers)?;
+        let if_none_match = parse_tag_list(&header::IF_NONE_MATCH, &parts.headers)?;
+        let expectation = match (if_match, if_none_match) {
+            (Some(TagList::Any), _) => Expectation::Exists,
+            (Some(TagList::Tags(tags)), _) => match versions(&tags, false) {
+                // No tag can match any book, so the precondition fails whatever is stored.
+                v if v.is_empty() => return Err(precondition_failed()),
+                v => Expectation::VersionIn(v),
+            },
+            (None, Some(TagList::Any)) => Expectation::Absent,
+            (None, Some(TagList::Tags(tags))) => match versions(&tags, true) {
+                v if v.is_empty() => Expectation::None,
+                v => Expectation::VersionNotIn(v),
+            },
+            (None, None) => Expectation::None,
+        };
+        Ok(Self(expectation))
+    }
+}
+
+/// The 412 every failed precondition gets.
+pub fn precondition_failed() -> ApiError {
+    ApiError::PreconditionFailed("the book does not match the request's precondition".into())
+}
+
+/// Whether a GET's `If-None-Match` matches the current version, so a 304 is due.
+pub fn not_modified(headers: &HeaderMap, version: u64) -> Result<bool, ApiError> {
+    Ok(match parse_tag_list(&header::IF_NONE_MATCH, headers)? {
+        None => false,
+        Some(TagList::Any) => true,
+        Some(TagList::Tags(tags)) => versions(&tags, true).contains(&version),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: HeaderName, value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.append(name, HeaderValue::from_static(value));
+        h
+    }
+
+    #[test]
+    fn parses_lists_stars_and_weak_tags() {
+        let h = headers(header::IF_MATCH, r#""1", W/"2" ,"x""#);
+        assert_eq!(
+            parse_tag_list(&header::IF_MATCH, &h).unwrap(),
+            Some(TagList::Tags(vec![
+                (false, "1".into()),
+                (true, "2".into()),
+                (false, "x".into())
+            ]))
+        );
+        let h = headers(header::IF_MATCH, "*");
+        assert_eq!(
+            parse_tag_list(&header::IF_MATCH, &h).unwrap(),
+            Some(TagList::Any)
+        );
+    }
+
+    #[test]
+    fn refuses_unquoted_tags() {
+        for bad in ["1", "\"1", "\"1\" \"2\"", ","] {
+            let h = headers(header::IF_MATCH, bad);
+            assert!(parse_tag_list(&header::IF_MATCH, &h).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn if_match_compares_strongly_and_if_none_match_weakly() {
+        let tags = vec![(true, "2".to_string()), (false, "3".to_string())];
+        assert_eq!(versions(&tags, false), vec![3]);
+        assert_eq!(versions(&tags, true), vec![2, 3]);
+        let h = headers(header::IF_NONE_MATCH, r#"W/"2""#);
+        assert!(not_modified(&h, 2).unwrap());
+        assert!(!not_modified(&h, 3).unwrap());
+    }
+}

@@ -1,0 +1,88 @@
+//! The OpenAPI document (generated from the handlers) and the interactive docs page.
+
+use axum::{Router, response::IntoResponse, routing::get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{AppState, books, dto, formats, health, listings, problem};
+
+/// The whole API, as clients see it.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bookstore API",
+        description = "The catalogue of an online bookstore, stored in the Amazon DynamoDB `Books` table of the AWS tutorial \
+                       \"Create and Manage a Nonrelational Database with Amazon DynamoDB\". Reads are public; writes need a bearer token.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        books::get_book, books::put_book, books::delete_book, books::create_book, books::batch_put,
+        formats::patch_formats, formats::put_format, formats::delete_format,
+        listings::list_author_books, listings::list_category_books,
+        health::live, health::ready,
+    ),
+    components(schemas(
+        dto::BookResponse, dto::PutBookRequest, dto::NewBookRequest, dto::BatchRequest, dto::BatchResponse,
+        dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam,
+        problem::Problem, problem::ProblemField, health::Health,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "books", description = "One book by author and title"),
+        (name = "formats", description = "A book's formats (hardcover, paperback, audiobook...)"),
+        (name = "listings", description = "Paginated listings by author and by category"),
+        (name = "operations", description = "Health checks"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer security scheme that write operations name.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A token from BOOKSTORE_API_TOKENS"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as pretty JSON, exactly as `bookstore openapi` prints and `openapi/openapi.json` holds.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document always serializes")
+}
+
+/// `/openapi.json` and `/docs` (Swagger UI, its assets compiled in: no network needed).
+pub fn router() -> Router<AppState> {
+    let document = openapi_json();
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .merge(SwaggerUi::new("/docs").config(
+            // Keep the token entered under "Authorize" across reloads, for "Try it out" on writes.
+            utoipa_swagger_ui::Config::new(["/openapi.json"]).persist_authorization(true),
+        ))
+}

@@ -1,0 +1,183 @@
+//! The JSON bodies of the API, as clients see them and as the OpenAPI document describes them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::{BatchOutcome, Book, Page};
+
+/// A book as the API returns it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "author": "John Grisham", "title": "The Rainmaker", "category": "Suspense",
+    "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"},
+    "version": 1, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"
+}))]
+pub struct BookResponse {
+    /// The author (partition key).
+    pub author: String,
+    /// The title (sort key).
+    pub title: String,
+    /// The category.
+    pub category: String,
+    /// Format name to format id.
+    pub formats: BTreeMap<String, String>,
+    /// Optimistic-concurrency counter: 1 on create, +1 on every write; 0 for items written by other tools.
+    pub version: u64,
+    /// When the book was created (RFC 3339); absent for items written by other tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    /// When the book was last written (RFC 3339); absent for items written by other tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+impl From<Book> for BookResponse {
+    fn from(book: Book) -> Self {
+        let rfc3339 = |t: time::OffsetDateTime| t.format(&Rfc3339).ok();
+        Self {
+            author: book.author,
+            title: book.title,
+            category: book.category,
+            formats: book.formats,
+            version: book.version,
+            created_at: book.created_at.and_then(rfc3339),
+            updated_at: book.updated_at.and_then(rfc3339),
+        }
+    }
+}
+
+/// Body of `PUT /books/{author}/{title}`: the book's new content.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"category": "Suspense", "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"}}))]
+pub struct PutBookRequest {
+    /// The category: 1 to 256 characters, no control characters, no leading or trailing whitespace.
+    #[schema(min_length = 1, max_length = 256)]
+    pub category: String,
+    /// Format name to id, at most 32 entries; absent or null stores `{}`.
+    #[serde(default)]
+    pub formats: Option<BTreeMap<String, String>>,
+}
+
+/// A complete new book (`POST /books`, and each entry of a batch).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "author": "John Grisham", "title": "The Rainmaker", "category": "Suspense",
+    "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"}
+}))]
+pub struct NewBookRequest {
+    /// The author: 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub author: String,
+    /// The title: 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub title: String,
+    /// The category: 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256)]
+    pub category: String,
+    /// Format name to id, at most 32 entries; absent or null stores `{}`.
+    #[serde(default)]
+    pub formats: Option<BTreeMap<String, String>>,
+}
+
+/// Body of `POST /books/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1 to 100 books with distinct (author, title).
+    #[schema(min_items = 1, max_items = 100)]
+    pub books: Vec<NewBookRequest>,
+}
+
+/// Result of `POST /books/batch`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"created": 4, "replaced": 1}))]
+pub struct BatchResponse {
+    /// Books that did not exist before.
+    pub created: usize,
+    /// Books that existed and were replaced.
+    pub replaced: usize,
+}
+
+impl From<BatchOutcome> for BatchResponse {
+    fn from(o: BatchOutcome) -> Self {
+        Self {
+            created: o.created,
+            replaced: o.replaced,
+        }
+    }
+}
+
+/// Body of `PATCH /books/{author}/{title}/formats`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"add": {"Audiobook": "8WE3KPTP"}, "remove": ["Paperback"]}))]
+pub struct FormatPatchRequest {
+    /// Formats to set (name to id); default empty.
+    #[serde(default)]
+    pub add: Option<BTreeMap<String, String>>,
+    /// Format names to remove; removing an absent one is not an error. Default empty.
+    #[serde(default)]
+    pub remove: Option<Vec<String>>,
+}
+
+/// Body of `PUT /books/{author}/{title}/formats/{format}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "8WE3KPTP"}))]
+pub struct FormatIdRequest {
+    /// The book's id in this format: 1 to 64 characters.
+    #[schema(min_length = 1, max_length = 64)]
+    pub id: String,
+}
+
+/// One page of books.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PageResponse {
+    /// The books, in title order.
+    pub items: Vec<BookResponse>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page> for PageResponse {
+    fn from(page: Page) -> Self {
+        Self {
+            items: page.items.into_iter().map(BookResponse::from).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Query parameters of the listings. Kept as strings so that a bad value gets a clear 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20); may change from page to page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Title order.
+    #[param(value_type = Option<SortOrderParam>)]
+    pub order: Option<String>,
+    /// Only titles that start with this; empty means no filter.
+    #[param(max_length = 256)]
+    pub title_prefix: Option<String>,
+}
+
+/// Title order of a listing: `asc` (default) or `desc`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = SortOrder)]
+#[allow(dead_code)] // Exists to describe the parameter in the OpenAPI document.
+pub enum SortOrderParam {
+    /// A to Z.
+    Asc,
+    /// Z to A.
+    Desc,
+}

@@ -1,0 +1,210 @@
+//! Extractors that turn every rejection into the same problem+json as the handlers' errors.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    http::{header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use super::problem::ApiError;
+use crate::domain::{BookKey, FieldError};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON body: 415 without `application/json`, 413 when too large, 400 when malformed, and 422
+/// (naming the field) when well-formed but of the wrong shape, including unknown fields.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        check_content_type(request.headers().get(header::CONTENT_TYPE))?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+                } else {
+                    ApiError::BadRequest("the request body could not be read".into())
+                }
+            })?;
+        // Two steps so that syntax errors (400) and shape errors (422) are told apart.
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        serde_path_to_error::deserialize(value)
+            .map(JsonBody)
+            .map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
+    }
+}
+
+fn check_content_type(value: Option<&header::HeaderValue>) -> Result<(), ApiError> {
+    let Some(value) = value else {
+        return Err(ApiError::UnsupportedMediaType(
+            "the body needs Content-Type: application/json".into(),
+        ));
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the body must be application/json, not '{}'",
+            value.to_str().unwrap_or("(not text)")
+        )))
+    }
+}
+
+/// Names the field a serde error is about. The path already ends at an unknown field; a missing
+/// field is named after its parent.
+fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let message = e.inner().to_string();
+    let path = match e.path().to_string() {
+        root if root == "." => String::new(),
+        path => path,
+    };
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing, path.is_empty()) {
+        (Some(name), true) => name.to_owned(),
+        (Some(name), false) => format!("{path}.{name}"),
+        (None, true) => "body".to_owned(),
+        (None, false) => path,
+    };
+    // serde appends " at line 1 column 9"; the position means nothing once the field is named.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    FieldError::new(field, message)
+}
+
+/// Path parameters; a segment that is not valid UTF-8 once decoded is a 400.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|e| ApiError::BadRequest(format!("bad path: {}", e.body_text())))
+    }
+}
+
+/// The `{author}/{title}` of a book route, validated (422 naming `author` or `title`).
+#[derive(Debug)]
+pub struct BookPath(pub BookKey);
+
+#[derive(serde::Deserialize)]
+struct BookPathParams {
+    author: String,
+    title: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BookPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(p) = ApiPath::<BookPathParams>::from_request_parts(parts, state).await?;
+        BookKey::parse(p.author, p.title)
+            .map(BookPath)
+            .map_err(ApiError::Validation)
+    }
+}
+
+/// Query parameters; anything that does not parse is a 400.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        category: String,
+        books: Option<Vec<Inner>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        title: String,
+    }
+
+    fn field_of(json: &str) -> String {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let err = serde_path_to_error::deserialize::<_, Body>(value).unwrap_err();
+        shape_error(&err).field
+    }
+
+    #[test]
+    fn names_the_offending_field() {
+        assert_eq!(field_of(r#"{"category": "x", "colour": 1}"#), "colour");
+        assert_eq!(field_of(r#"{}"#), "category");
+        assert_eq!(field_of(r#"{"category": 5}"#), "category");
+        assert_eq!(
+            field_of(r#"{"category": "x", "books": [{"title": "a"}, {"title": 1}]}"#),
+            "books[1].title"
+        );
+        assert_eq!(
+            field_of(r#"{"category": "x", "books": [{"title": "a", "x": 1}]}"#),
+            "books[0].x"
+        );
+        assert_eq!(field_of(r#"[]"#), "body");
+    }
+
+    #[test]
+    fn accepts_json_with_parameters_only() {
+        let ok = |v: &'static str| {
+            check_content_type(Some(&header::HeaderValue::from_static(v))).is_ok()
+        };
+        assert!(ok("application/json"));
+        assert!(ok("application/json; charset=utf-8"));
+        assert!(ok("Application/JSON"));
+        assert!(!ok("text/plain"));
+        assert!(!ok("application/jsonx"));
+        assert!(check_content_type(None).is_err());
+    }
+}

@@ -1,0 +1,194 @@
+//! `/books/{author}/{title}/formats`: add and remove a book's formats.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    response::Response,
+    routing::{patch, put},
+};
+use serde::Deserialize;
+
+use super::{
+    AppState,
+    books::{book_response, for_book},
+    conditional::WritePrecondition,
+    dto::{BookResponse, FormatIdRequest, FormatPatchRequest},
+    extract::{ApiPath, BookPath, JsonBody},
+    problem::{ApiError, Problem},
+};
+use crate::domain::{
+    BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
+    Formats, Validator,
+};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/books/{author}/{title}/formats", patch(patch_formats))
+        .route(
+            "/books/{author}/{title}/formats/{format}",
+            put(put_format).delete(delete_format),
+        )
+}
+
+/// Add and remove formats in one atomic write.
+#[utoipa::path(
+    patch, path = "/books/{author}/{title}/formats", operation_id = "patchBookFormats", tag = "formats",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+    ),
+    request_body(content = FormatPatchRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The book after the change", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid names, an empty change, a name both added and removed, or more than 32 formats", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn patch_formats(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    WritePrecondition(expectation): WritePrecondition,
+    JsonBody(body): JsonBody<FormatPatchRequest>,
+) -> Result<Response, ApiError> {
+    let mut v = Validator::default();
+    let add = v.formats("formats", body.add.unwrap_or_default());
+    let remove: BTreeSet<FormatName> = body
+        .remove
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|name| v.check(&format!("formats.{name}"), FormatName::parse(name)))
+        .collect();
+    let add = v.finish(add).map_err(ApiError::Validation)?;
+    apply(&state, &key, add, remove, &expectation).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct FormatPathParams {
+    pub format: String,
+}
+
+/// Set one format's id.
+#[utoipa::path(
+    put, path = "/books/{author}/{title}/formats/{format}", operation_id = "putBookFormat", tag = "formats",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("format" = String, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
+        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+    ),
+    request_body(content = FormatIdRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The book after the change", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or id, or more than 32 formats", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn put_format(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    ApiPath(FormatPathParams { format }): ApiPath<FormatPathParams>,
+    WritePrecondition(expectation): WritePrecondition,
+    JsonBody(body): JsonBody<FormatIdRequest>,
+) -> Result<Response, ApiError> {
+    let field = format!("formats.{format}");
+    let mut v = Validator::default();
+    let name = v.check(&field, FormatName::parse(format));
+    let id = v.check(&field, FormatId::parse(body.id));
+    let entry = v.finish(name.zip(id)).map_err(ApiError::Validation)?;
+    apply(
+        &state,
+        &key,
+        Formats::from([entry]),
+        BTreeSet::new(),
+        &expectation,
+    )
+    .await
+}
+
+/// Remove one format; removing an absent one still counts as a write.
+#[utoipa::path(
+    delete, path = "/books/{author}/{title}/formats/{format}", operation_id = "deleteBookFormat", tag = "formats",
+    params(
+        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("format" = String, Path, description = "The format name", example = "Paperback"),
+        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The book after the change", body = BookResponse,
+            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 400, description = "Bad path encoding or precondition header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
+        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn delete_format(
+    State(state): State<AppState>,
+    BookPath(key): BookPath,
+    ApiPath(FormatPathParams { format }): ApiPath<FormatPathParams>,
+    WritePrecondition(expectation): WritePrecondition,
+) -> Result<Response, ApiError> {
+    let field = format!("formats.{format}");
+    let name = FormatName::parse(format).map_err(|e| ApiError::invalid(field, e))?;
+    apply(
+        &state,
+        &key,
+        BTreeMap::new(),
+        BTreeSet::from([name]),
+        &expectation,
+    )
+    .await
+}
+
+async fn apply(
+    state: &AppState,
+    key: &BookKey,
+    add: Formats,
+    remove: BTreeSet<FormatName>,
+    expectation: &Expectation,
+) -> Result<Response, ApiError> {
+    let change = FormatChange::new(add, remove).map_err(|e| {
+        let field = match &e {
+            FormatChangeError::AddedAndRemoved(name) => format!("formats.{name}"),
+            FormatChangeError::Empty | FormatChangeError::TooMany(_) => "formats".to_owned(),
+        };
+        ApiError::Validation(vec![FieldError::new(field, e)])
+    })?;
+    let book = state
+        .repo
+        .update_formats(key, &change, expectation)
+        .await
+        .map_err(for_book(key))?;
+    Ok(book_response(StatusCode::OK, book))
+}

@@ -1,0 +1,76 @@
+//! `/health/live` and `/health/ready` for the load balancer and ECS.
+
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    AppState,
+    problem::{ApiError, Problem},
+};
+use crate::repository::BookRepository;
+
+/// How long a readiness answer is reused, so probes from every load balancer node do not each
+/// cost a DescribeTable.
+const READY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+}
+
+/// Health status body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+/// Liveness: 200 while the process runs.
+#[utoipa::path(get, path = "/health/live", operation_id = "getLiveness", tag = "operations",
+    responses((status = 200, description = "The process is running", body = Health)))]
+pub async fn live() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: 200 when the table and `CategoryIndex` are ACTIVE, else 503.
+#[utoipa::path(get, path = "/health/ready", operation_id = "getReadiness", tag = "operations",
+    responses(
+        (status = 200, description = "Table and index are ACTIVE", body = Health),
+        (status = 503, description = "Table or index missing or not ACTIVE, or DynamoDB unreachable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    ))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    if state.readiness.check(&state.repo).await {
+        Ok(Json(Health { status: "ready" }))
+    } else {
+        Err(ApiError::Unavailable)
+    }
+}
+
+/// The last readiness answer and when it was taken.
+#[derive(Debug, Default)]
+pub struct ReadinessCache {
+    last: Mutex<Option<(Instant, bool)>>,
+}
+
+impl ReadinessCache {
+    async fn check(&self, repo: &BookRepository) -> bool {
+        if let Some((at, ready)) = *self.last.lock().expect("readiness lock")
+            && at.elapsed() < READY_CACHE_TTL
+        {
+            return ready;
+        }
+        // Errors are logged by the repository; to a probe they just mean "not ready".
+        let ready = repo.is_ready().await.unwrap_or(false);
+        *self.last.lock().expect("readiness lock") = Some((Instant::now(), ready));
+        ready
+    }
+}

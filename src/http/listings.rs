@@ -1,0 +1,156 @@
+//! `/authors/{author}/books` and `/categories/{category}/books`: paginated listings.
+
+use axum::{Json, Router, extract::State, routing::get};
+use serde::Deserialize;
+
+use super::{
+    AppState,
+    dto::{ListQuery, PageResponse},
+    extract::{ApiPath, ApiQuery},
+    problem::{ApiError, Problem},
+};
+use crate::domain::{
+    Author, Category, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, PageRequest, SortOrder,
+    Title,
+};
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authors/{author}/books", get(list_author_books))
+        .route("/categories/{category}/books", get(list_category_books))
+}
+
+#[derive(Deserialize)]
+pub(super) struct AuthorPath {
+    pub author: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CategoryPath {
+    pub category: String,
+}
+
+/// All books of one author, in title order (strongly consistent).
+#[utoipa::path(
+    get, path = "/authors/{author}/books", operation_id = "listAuthorBooks", tag = "listings",
+    params(("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"), ListQuery),
+    responses(
+        (status = 200, description = "One page; an author with no books is an empty page", body = PageResponse),
+        (status = 400, description = "Bad limit, order, title_prefix or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Author fails validation", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn list_author_books(
+    State(state): State<AppState>,
+    ApiPath(AuthorPath { author }): ApiPath<AuthorPath>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<PageResponse>, ApiError> {
+    let author = Author::parse(author).map_err(|e| ApiError::invalid("author", e))?;
+    let page = page_request(query)?;
+    Ok(Json(
+        state.repo.list_by_author(&author, &page).await?.into(),
+    ))
+}
+
+/// Books of one category, in title order (from a GSI: eventually consistent).
+#[utoipa::path(
+    get, path = "/categories/{category}/books", operation_id = "listCategoryBooks", tag = "listings",
+    params(("category" = String, Path, description = "The category, percent-encoded", example = "Suspense"), ListQuery),
+    responses(
+        (status = 200, description = "One page; a category with no books is an empty page", body = PageResponse),
+        (status = 400, description = "Bad limit, order, title_prefix or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Category fails validation", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub async fn list_category_books(
+    State(state): State<AppState>,
+    ApiPath(CategoryPath { category }): ApiPath<CategoryPath>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<PageResponse>, ApiError> {
+    let category = Category::parse(category).map_err(|e| ApiError::invalid("category", e))?;
+    let page = page_request(query)?;
+    Ok(Json(
+        state.repo.list_by_category(&category, &page).await?.into(),
+    ))
+}
+
+/// Checks the query parameters; every problem is a 400 naming the parameter.
+fn page_request(query: ListQuery) -> Result<PageRequest, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None => PAGE_LIMIT_DEFAULT,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (PAGE_LIMIT_MIN..=PAGE_LIMIT_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit must be an integer from {PAGE_LIMIT_MIN} to {PAGE_LIMIT_MAX}, got '{raw}'"
+                ))
+            })?,
+    };
+    let order = match query.order.as_deref() {
+        None | Some("asc") => SortOrder::Asc,
+        Some("desc") => SortOrder::Desc,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "order must be 'asc' or 'desc', got '{other}'"
+            )));
+        }
+    };
+    let title_prefix = match query.title_prefix.filter(|p| !p.is_empty()) {
+        None => None,
+        // A prefix is part of a title, so it may end in a space, but not be longer or hold controls.
+        Some(p) if p.chars().count() > Title::MAX_CHARS || p.chars().any(char::is_control) => {
+            return Err(ApiError::BadRequest(format!(
+                "title_prefix must be at most {} characters with no control characters",
+                Title::MAX_CHARS
+            )));
+        }
+        Some(p) => Some(p),
+    };
+    let cursor = query.cursor.filter(|c| !c.is_empty());
+    Ok(PageRequest {
+        limit,
+        order,
+        title_prefix,
+        cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(limit: Option<&str>, order: Option<&str>) -> ListQuery {
+        ListQuery {
+            limit: limit.map(str::to_owned),
+            cursor: None,
+            order: order.map(str::to_owned),
+            title_prefix: Some(String::new()),
+        }
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        let page = page_request(query(None, None)).unwrap();
+        assert_eq!(
+            (page.limit, page.order, page.title_prefix),
+            (20, SortOrder::Asc, None)
+        );
+        assert_eq!(
+            page_request(query(Some("100"), Some("desc")))
+                .unwrap()
+                .limit,
+            100
+        );
+        for bad in ["0", "101", "-1", "1e3", "", "99999999999999999999"] {
+            assert!(page_request(query(Some(bad), None)).is_err(), "{bad}");
+        }
+        assert!(page_request(query(None, Some("DESC"))).is_err());
+    }
+}

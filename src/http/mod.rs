@@ -1,0 +1,142 @@
+//! The HTTP API: routes, extractors, error mapping and the middleware stack.
+
+mod auth;
+mod books;
+mod conditional;
+pub mod docs;
+pub mod dto;
+mod extract;
+mod formats;
+mod health;
+mod listings;
+mod middleware;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware::{from_fn, from_fn_with_state},
+    routing::get,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+pub use auth::AuthPolicy;
+pub use middleware::REQUEST_DEADLINE;
+pub use problem::{ApiError, Problem};
+
+use crate::repository::BookRepository;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The Books table.
+    pub repo: BookRepository,
+    /// Who may write.
+    pub auth: AuthPolicy,
+    /// The cached answer of `/health/ready`.
+    readiness: Arc<health::ReadinessCache>,
+    /// The Prometheus recorder `/metrics` renders.
+    metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// State over a repository, with an auth policy and the process's metrics recorder.
+    pub fn new(repo: BookRepository, auth: AuthPolicy, metrics: PrometheusHandle) -> Self {
+        Self {
+            repo,
+            auth,
+            readiness: Arc::default(),
+            metrics,
+        }
+    }
+}
+
+/// The whole application: every route and the middleware stack.
+///
+/// `cors_origins` lists the browser origins allowed to call the API; empty means no CORS headers.
+pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+    let api = Router::new()
+        .merge(books::router())
+        .merge(formats::router())
+        .merge(listings::router())
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            auth::require_token_for_writes,
+        ));
+    let router = Router::new()
+        .merge(api)
+        .merge(health::router())
+        .merge(docs::router())
+        .route("/metrics", get(render_metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state);
+
+    // Outermost first: the request id exists before anything logs, and every response,
+    // errors and panics included, passes through metrics, CORS and the problem `instance`.
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(
+            middleware::REQUEST_ID,
+            MakeRequestUuid,
+        ))
+        .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(middleware::request_span)
+                .on_request(())
+                .on_response(middleware::log_response)
+                .on_failure(()),
+        )
+        .layer(from_fn(middleware::record_metrics))
+        .option_layer(cors(cors_origins))
+        .layer(from_fn(problem::add_instance))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn(middleware::deadline))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
+    router.layer(layers)
+}
+
+async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+    state.metrics.render()
+}
+
+/// CORS for browser frontends, or none when no origin is configured.
+fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}

@@ -1,0 +1,216 @@
+//! The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
+
+use axum::{
+    Json,
+    body::Body,
+    extract::Request,
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{domain::FieldError, repository::StoreError};
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Every way a request can fail, as the client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON, a bad query parameter, cursor, header or path encoding.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A write without a valid bearer token.
+    #[error("a valid bearer token is required for writes")]
+    Unauthorized,
+    /// No such book, or no such route.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// `POST /books` for a book that exists, or writers kept racing.
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` / `If-None-Match` did not hold.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The body is over the size limit.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Well-formed input that fails validation.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// DynamoDB is unavailable, throttled or timed out, or the request ran past its deadline.
+    #[error("the service is temporarily unavailable, retry shortly")]
+    Unavailable,
+    /// A bug. The details are logged where it happened, never sent.
+    #[error("an internal error occurred")]
+    Internal,
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A single-field validation error.
+    pub fn invalid(field: impl Into<String>, message: impl ToString) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound("no such book".into()),
+            StoreError::AlreadyExists => Self::Conflict("the book already exists".into()),
+            StoreError::PreconditionFailed => Self::PreconditionFailed(
+                "the book does not match the request's precondition".into(),
+            ),
+            StoreError::TooManyFormats(n) => Self::invalid(
+                "formats",
+                format!(
+                    "a book has at most {} formats; this change would leave {n}",
+                    crate::domain::MAX_FORMATS
+                ),
+            ),
+            StoreError::Contention => {
+                Self::Conflict("the book kept changing during the write; retry".into())
+            }
+            StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
+            StoreError::Unavailable(_) => Self::Unavailable,
+            // Already logged with its details by the repository.
+            StoreError::Internal(_) => Self::Internal,
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank", "title": "Not Found", "status": 404,
+    "detail": "no book titled 'X' by 'Y'", "instance": "/books/Y/X"
+}))]
+pub struct Problem {
+    /// Always `about:blank`: the status code says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status code's reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for a human.
+    pub detail: String,
+    /// The request path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// On 422 only: every invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field in a 422 problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field: `author`, `title`, `category`, `formats.<name>`, `books[3].title`, or an unknown field's name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Problem {
+    fn render(&self) -> Response {
+        let mut response = (self_status(self.status), Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+fn self_status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The cause was logged where it happened; this line ties it to the request id.
+            tracing::error!("request failed with an internal error");
+        }
+        let problem = Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            instance: None,
+            errors: match &self {
+                Self::Validation(errors) => Some(
+                    errors
+                        .iter()
+                        .map(|e| ProblemField {
+                            field: e.field.clone(),
+                            message: e.message.clone(),
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+        };
+        let mut response = problem.render();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Unavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            _ => {}
+        }
+        // Picked up by `add_instance`, which knows the request path.
+        response.extensions_mut().insert(problem);
+        response
+    }
+}
+
+/// Middleware: fills each problem's `instance` with the request path.
+pub async fn add_instance(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let Some(problem) = response.extensions().get::<Problem>().cloned() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = serde_json::to_vec(&Problem {
+        instance: Some(path),
+        ..problem
+    })
+    .expect("a problem always serializes");
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,0 +1,52 @@
+//! The DynamoDB client: built once per process with bounded timeouts, and instrumented calls.
+
+use std::{future::Future, time::Duration, time::Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::Client;
+
+/// How long to wait for a TCP/TLS connection to DynamoDB.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// How long one attempt may take; DynamoDB answers in milliseconds, so this only catches stalls.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// How long one operation may take across retries, so a stalled DynamoDB is a 503 within seconds.
+const OPERATION_TIMEOUT: Duration = Duration::from_millis(4_000);
+/// Attempts per operation (the first plus retries), with the SDK's standard jittered backoff.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Loads the standard AWS configuration: region, credentials chain (the ECS task role in
+/// production) and `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB` for a local engine.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Builds the client with this service's timeouts and retries on top of `sdk`.
+///
+/// Build it once and clone it: clones share the connection pool and the credentials cache.
+pub fn build_client(sdk: &SdkConfig) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    let config = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .build();
+    Client::from_conf(config)
+}
+
+/// Runs one DynamoDB call, counting it and timing it per operation for `/metrics`.
+pub(crate) async fn instrumented<T, E>(
+    operation: &'static str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = call.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::counter!("dynamodb_requests_total", "operation" => operation, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("dynamodb_request_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    result
+}

@@ -1,0 +1,136 @@
+//! Opaque page cursors.
+//!
+//! A cursor is base64url JSON naming the query it belongs to and the last key returned. It carries
+//! no signature: it only ever points into the query that is re-validated against it, so a forged
+//! cursor can at most skip ahead in a listing its caller may read anyway. That is what lets it work
+//! across restarts and instances with no shared secret.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+use super::error::StoreError;
+use crate::domain::SortOrder;
+
+/// Longest cursor accepted; real ones are a few hundred bytes.
+const MAX_ENCODED_LEN: usize = 4096;
+
+/// Which listing a cursor walks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Scope {
+    /// `author` or `category`.
+    #[serde(rename = "s")]
+    pub kind: String,
+    /// The author or category.
+    #[serde(rename = "k")]
+    pub partition: String,
+    /// The title prefix, empty for none.
+    #[serde(rename = "p")]
+    pub prefix: String,
+    /// `asc` or `desc`.
+    #[serde(rename = "o")]
+    pub order: String,
+}
+
+impl Scope {
+    /// The scope of one listing request.
+    pub(crate) fn new(kind: &str, partition: &str, prefix: Option<&str>, order: SortOrder) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            partition: partition.to_owned(),
+            prefix: prefix.unwrap_or_default().to_owned(),
+            order: order.as_str().to_owned(),
+        }
+    }
+}
+
+/// Where a page stopped: the scope plus the last item's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cursor {
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Title of the last book returned.
+    #[serde(rename = "t")]
+    pub title: String,
+    /// Author of the last book returned (category listings only: the GSI key needs it).
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+impl Cursor {
+    /// The opaque string handed to clients.
+    pub(crate) fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a cursor always serializes");
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Decodes a client's cursor and checks it belongs to `scope`.
+    pub(crate) fn decode(encoded: &str, scope: &Scope) -> Result<Self, StoreError> {
+        if encoded.len() > MAX_ENCODED_LEN {
+            return Err(StoreError::InvalidCursor("cursor is too long"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(encoded)
+            .map_err(|_| StoreError::InvalidCursor("cursor is not valid base64url"))?;
+        let cursor: Cursor = serde_json::from_slice(&bytes)
+            .map_err(|_| StoreError::InvalidCursor("cursor is malformed"))?;
+        if cursor.scope != *scope {
+            return Err(StoreError::InvalidCursor(
+                "cursor belongs to another listing (author, category, prefix or order)",
+            ));
+        }
+        // A start key outside the key condition makes DynamoDB fail the query; refuse it here.
+        if !cursor.title.starts_with(&scope.prefix) {
+            return Err(StoreError::InvalidCursor("cursor is malformed"));
+        }
+        if (scope.kind == "category") != cursor.author.is_some() {
+            return Err(StoreError::InvalidCursor("cursor is malformed"));
+        }
+        Ok(cursor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope::new("category", "Suspense", Some("The"), SortOrder::Desc)
+    }
+
+    #[test]
+    fn round_trips() {
+        let cursor = Cursor {
+            scope: scope(),
+            title: "The Firm".into(),
+            author: Some("John Grisham".into()),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode(), &scope()).unwrap(), cursor);
+    }
+
+    #[test]
+    fn refuses_other_scopes_and_garbage() {
+        let cursor = Cursor {
+            scope: scope(),
+            title: "The Firm".into(),
+            author: Some("John Grisham".into()),
+        };
+        let encoded = cursor.encode();
+        let other = Scope::new("category", "Suspense", Some("The"), SortOrder::Asc);
+        assert!(Cursor::decode(&encoded, &other).is_err());
+        let other = Scope::new("author", "Suspense", Some("The"), SortOrder::Desc);
+        assert!(Cursor::decode(&encoded, &other).is_err());
+        assert!(Cursor::decode("not a cursor!", &scope()).is_err());
+        assert!(Cursor::decode(&encoded[..encoded.len() - 3], &scope()).is_err());
+        assert!(Cursor::decode(&"A".repeat(5000), &scope()).is_err());
+    }
+
+    #[test]
+    fn refuses_a_title_outside_the_prefix() {
+        let cursor = Cursor {
+            scope: scope(),
+            title: "Hamlet".into(),
+            author: Some("William Shakespeare".into()),
+        };
+        assert!(Cursor::decode(&cursor.encode(), &scope()).is_err());
+    }
+}

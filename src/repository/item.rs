@@ -1,0 +1,160 @@
+//! The shape of a book item in the table, and its conversion to and from the domain.
+//!
+//! Attribute names and types are the tutorial's (`Author`, `Title`, `Category`, `Formats`), so the
+//! tutorial's boto3 scripts and this service read each other's items.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::domain::{Book, BookKey, NewBook};
+
+/// Table attribute names.
+pub(crate) const AUTHOR: &str = "Author";
+pub(crate) const TITLE: &str = "Title";
+pub(crate) const CATEGORY: &str = "Category";
+pub(crate) const FORMATS: &str = "Formats";
+pub(crate) const VERSION: &str = "Version";
+pub(crate) const CREATED_AT: &str = "CreatedAt";
+pub(crate) const UPDATED_AT: &str = "UpdatedAt";
+
+/// A raw DynamoDB item.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// One item as stored; every attribute but the keys may be missing in items from other tools.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct BookItem {
+    #[serde(rename = "Author")]
+    pub author: String,
+    #[serde(rename = "Title")]
+    pub title: String,
+    #[serde(rename = "Category", default)]
+    pub category: String,
+    #[serde(rename = "Formats", default)]
+    pub formats: BTreeMap<String, String>,
+    #[serde(rename = "Version", default)]
+    pub version: u64,
+    #[serde(rename = "CreatedAt", default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(rename = "UpdatedAt", default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+impl BookItem {
+    /// A brand-new item, version 1, as `POST /books` and `seed` write it.
+    pub(crate) fn new(book: &NewBook, now: &str) -> Self {
+        Self {
+            author: book.key.author.to_string(),
+            title: book.key.title.to_string(),
+            category: book.content.category.to_string(),
+            formats: book
+                .content
+                .formats
+                .iter()
+                .map(|(name, id)| (name.to_string(), id.to_string()))
+                .collect(),
+            version: 1,
+            created_at: Some(now.to_owned()),
+            updated_at: Some(now.to_owned()),
+        }
+    }
+
+    /// Reads an item; a malformed one (wrong attribute types) is an error the caller reports.
+    pub(crate) fn from_item(item: Item) -> Result<Self, serde_dynamo::Error> {
+        serde_dynamo::from_item(item)
+    }
+
+    /// The item to send to DynamoDB.
+    pub(crate) fn to_item(&self) -> Result<Item, serde_dynamo::Error> {
+        serde_dynamo::to_item(self)
+    }
+
+    /// The domain view; timestamps that do not parse (written by other tools) are left out.
+    pub(crate) fn into_book(self) -> Book {
+        Book {
+            author: self.author,
+            title: self.title,
+            category: self.category,
+            formats: self.formats,
+            version: self.version,
+            created_at: self.created_at.as_deref().and_then(parse_timestamp),
+            updated_at: self.updated_at.as_deref().and_then(parse_timestamp),
+        }
+    }
+}
+
+/// The primary key of one book.
+pub(crate) fn key(key: &BookKey) -> Item {
+    HashMap::from([
+        (AUTHOR.to_owned(), AttributeValue::S(key.author.to_string())),
+        (TITLE.to_owned(), AttributeValue::S(key.title.to_string())),
+    ])
+}
+
+/// Now, truncated to whole seconds and written as RFC 3339 (`2026-11-23T10:00:00Z`).
+pub(crate) fn now_timestamp() -> String {
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds is always valid");
+    now.format(&Rfc3339)
+        .expect("a UTC time always formats as RFC 3339")
+}
+
+/// Parses an RFC 3339 timestamp.
+pub(crate) fn parse_timestamp(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_tutorial_item_without_service_attributes() {
+        let item = HashMap::from([
+            (
+                "Author".to_owned(),
+                AttributeValue::S("John Grisham".into()),
+            ),
+            (
+                "Title".to_owned(),
+                AttributeValue::S("The Rainmaker".into()),
+            ),
+            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+        ]);
+        let book = BookItem::from_item(item).unwrap().into_book();
+        assert_eq!(book.version, 0);
+        assert!(book.formats.is_empty());
+        assert_eq!(book.created_at, None);
+    }
+
+    #[test]
+    fn writes_the_tutorial_attribute_types() {
+        let item = BookItem {
+            author: "A".into(),
+            title: "T".into(),
+            category: "C".into(),
+            formats: BTreeMap::from([("Hardcover".into(), "J4SUKVGU".into())]),
+            version: 3,
+            created_at: Some("2026-11-23T10:00:00Z".into()),
+            updated_at: None,
+        }
+        .to_item()
+        .unwrap();
+        assert_eq!(item["Version"], AttributeValue::N("3".into()));
+        let AttributeValue::M(formats) = &item["Formats"] else {
+            panic!("Formats must be a map: {item:?}");
+        };
+        assert_eq!(formats["Hardcover"], AttributeValue::S("J4SUKVGU".into()));
+        assert!(!item.contains_key("UpdatedAt"));
+    }
+
+    #[test]
+    fn timestamps_are_whole_seconds_in_utc() {
+        let now = now_timestamp();
+        assert!(now.ends_with('Z') && !now.contains('.'), "{now}");
+        assert!(parse_timestamp(&now).is_some());
+    }
+}
