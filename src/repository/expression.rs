@@ -62,6 +62,9 @@ pub(crate) fn expectation_condition(
     expectation: &Expectation,
     p: &mut Placeholders,
 ) -> Option<String> {
+    if *expectation == Expectation::None {
+        return None;
+    }
     let author = p.name("Author");
     match expectation {
         Expectation::None => None,

@@ -244,7 +244,18 @@ async fn ensure_index(
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;
             }
-            Err(e) => return Err(StoreError::from_sdk("UpdateTable", e)),
+            // Whatever the error, another process may have added the index meanwhile (moto, for
+            // one, answers a concurrent duplicate with a bare 500): if it is there, we are done.
+            Err(e) => {
+                let added_meanwhile = describe(client, table)
+                    .await?
+                    .as_ref()
+                    .is_some_and(has_index);
+                if !added_meanwhile {
+                    return Err(StoreError::from_sdk("UpdateTable", e));
+                }
+                break;
+            }
         }
     }
     wait_until(client, table, |t| {

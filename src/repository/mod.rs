@@ -237,8 +237,10 @@ impl BookRepository {
             update.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         let room = MAX_FORMATS - change.add().len();
+        // `attribute_exists` first: real DynamoDB reads `size` of a missing map as false, but
+        // some engines (moto) fail the whole request instead.
         let mut condition = format!(
-            "attribute_exists({}) AND size({formats}) <= {}",
+            "attribute_exists({}) AND attribute_exists({formats}) AND size({formats}) <= {}",
             p.name(AUTHOR),
             p.number(room)
         );

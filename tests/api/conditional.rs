@@ -1,0 +1,181 @@
+//! ETags and If-Match / If-None-Match, enforced by DynamoDB conditions.
+
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{problem, spawn_app};
+
+const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+
+#[tokio::test]
+async fn get_with_a_matching_if_none_match_is_304() {
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+
+    for tag in ["\"1\"", "W/\"1\"", "\"7\", \"1\"", "*"] {
+        let response = app
+            .request(Method::GET, HAMLET)
+            .header("If-None-Match", tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{tag}");
+        assert_eq!(response.headers()["etag"], "\"1\"");
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    let response = app
+        .request(Method::GET, HAMLET)
+        .header("If-None-Match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn writes_with_a_stale_if_match_are_412_and_change_nothing() {
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+
+    let stale = app
+        .authed(Method::PUT, HAMLET)
+        .header("If-Match", "\"7\"")
+        .json(&json!({"category": "Tragedy"}))
+        .send()
+        .await
+        .unwrap();
+    problem(stale, StatusCode::PRECONDITION_FAILED).await;
+    let weak = app
+        .authed(Method::PATCH, &format!("{HAMLET}/formats"))
+        .header("If-Match", "W/\"1\"")
+        .json(&json!({"remove": ["Hardcover"]}))
+        .send()
+        .await
+        .unwrap();
+    problem(weak, StatusCode::PRECONDITION_FAILED).await;
+    let delete = app
+        .authed(Method::DELETE, HAMLET)
+        .header("If-Match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    problem(delete, StatusCode::PRECONDITION_FAILED).await;
+
+    let book: Value = app.get(HAMLET).await.json().await.unwrap();
+    assert_eq!(
+        (book["version"].as_u64(), book["category"].as_str()),
+        (Some(1), Some("Drama"))
+    );
+
+    let current = app
+        .authed(Method::PATCH, &format!("{HAMLET}/formats"))
+        .header("If-Match", "\"5\", \"1\"")
+        .json(&json!({"remove": ["Hardcover"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), StatusCode::OK);
+    let delete = app
+        .authed(Method::DELETE, HAMLET)
+        .header("If-Match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn if_match_on_a_missing_book_is_412_not_404() {
+    let app = spawn_app().await;
+
+    for tag in ["*", "\"1\""] {
+        let put = app
+            .authed(Method::PUT, "/books/Ghost/Book")
+            .header("If-Match", tag)
+            .json(&json!({"category": "C"}))
+            .send()
+            .await
+            .unwrap();
+        problem(put, StatusCode::PRECONDITION_FAILED).await;
+        let patch = app
+            .authed(Method::PATCH, "/books/Ghost/Book/formats")
+            .header("If-Match", tag)
+            .json(&json!({"add": {"A": "B"}}))
+            .send()
+            .await
+            .unwrap();
+        problem(patch, StatusCode::PRECONDITION_FAILED).await;
+        let delete = app
+            .authed(Method::DELETE, "/books/Ghost/Book")
+            .header("If-Match", tag)
+            .send()
+            .await
+            .unwrap();
+        problem(delete, StatusCode::PRECONDITION_FAILED).await;
+    }
+    problem(app.get("/books/Ghost/Book").await, StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test]
+async fn put_with_if_none_match_star_only_creates() {
+    let app = spawn_app().await;
+    let create = || {
+        app.authed(Method::PUT, "/books/Once/Only")
+            .header("If-None-Match", "*")
+            .json(&json!({"category": "C"}))
+            .send()
+    };
+
+    assert_eq!(create().await.unwrap().status(), StatusCode::CREATED);
+    problem(create().await.unwrap(), StatusCode::PRECONDITION_FAILED).await;
+}
+
+#[tokio::test]
+async fn malformed_precondition_headers_are_400() {
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+
+    let response = app
+        .authed(Method::PUT, HAMLET)
+        .header("If-Match", "1")
+        .json(&json!({"category": "C"}))
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn racing_if_match_writers_have_exactly_one_winner() {
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+
+    let writers = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            let response = if i % 2 == 0 {
+                app.authed(Method::PUT, HAMLET)
+                    .json(&json!({"category": format!("C{i}")}))
+            } else {
+                app.authed(Method::PUT, &format!("{HAMLET}/formats/F{i}"))
+                    .json(&json!({"id": "X"}))
+            }
+            .header("If-Match", "\"1\"")
+            .send()
+            .await
+            .unwrap();
+            response.status()
+        }
+    });
+    let statuses = join_all(writers).await;
+
+    let winners = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let losers = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((winners, losers), (1, 11), "{statuses:?}");
+    let book: Value = app.get(HAMLET).await.json().await.unwrap();
+    assert_eq!(book["version"], 2);
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real app on a socket, over a real DynamoDB engine (see `support`).
+//!
+//! One test binary so the heavy dependency graph is linked once. Each test gets its own table,
+//! so tests run in parallel.
+
+mod batch;
+mod books;
+mod conditional;
+mod errors;
+mod formats;
+mod listings;
+mod operations;
+mod support;

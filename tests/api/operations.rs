@@ -1,0 +1,142 @@
+//! Health, metrics, request ids, CORS, documentation and migrations.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{ORIGIN, engine_endpoint, problem, sdk_config, spawn_app, spawn_app_at};
+use bookstore::repository::{self, migrate};
+
+#[tokio::test]
+async fn health_live_and_ready() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
+    let ready: Value = app.get("/health/ready").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+
+    let unmigrated = spawn_app_at(&engine_endpoint(), false).await;
+    assert_eq!(
+        unmigrated.get("/health/live").await.status(),
+        StatusCode::OK
+    );
+    problem(
+        unmigrated.get("/health/ready").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_dynamodb_calls() {
+    let app = spawn_app().await;
+    app.get("/books/Metric/Probe").await;
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains("route=\"/books/{author}/{title}\"")
+                && l.contains("status=\"404\"")
+        })
+        .unwrap_or_else(|| panic!("no request counter in:\n{text}"));
+    let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0);
+    assert!(text.contains("http_request_duration_seconds_bucket{"));
+    assert!(text.contains("dynamodb_requests_total{operation=\"GetItem\""));
+    assert!(text.contains("dynamodb_request_duration_seconds_bucket{operation=\"GetItem\""));
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_generated() {
+    let app = spawn_app().await;
+
+    let given = app
+        .request(Method::GET, "/health/live")
+        .header("X-Request-Id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "abc-123");
+    let generated = app.get("/books/No/Such").await;
+    assert_eq!(generated.headers()["x-request-id"].len(), 36);
+}
+
+#[tokio::test]
+async fn cors_preflight_and_exposed_headers() {
+    let app = spawn_app().await;
+
+    let preflight = app
+        .request(Method::OPTIONS, "/books/A/T")
+        .header("Origin", ORIGIN)
+        .header("Access-Control-Request-Method", "PUT")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, if-match, if-none-match",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], ORIGIN);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in ["authorization", "content-type", "if-match", "if-none-match"] {
+        assert!(allowed.contains(header), "{allowed}");
+    }
+
+    let actual = app
+        .request(Method::GET, "/books/A/T")
+        .header("Origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    let exposed = actual.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for header in ["etag", "location", "x-request-id"] {
+        assert!(exposed.contains(header), "{exposed}");
+    }
+    let other = app
+        .request(Method::GET, "/books/A/T")
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_docs_page_are_served() {
+    let app = spawn_app().await;
+
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/books/{author}/{title}"]["get"].is_object());
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn concurrent_migrations_converge_and_a_rerun_does_nothing() {
+    let client = repository::build_client(&sdk_config(&engine_endpoint()).await);
+    let table = format!("books-migrate-{}", uuid::Uuid::new_v4().simple());
+
+    let (a, b) = tokio::join!(migrate::run(&client, &table), migrate::run(&client, &table));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.applied.len() + a.skipped.len(), 2);
+    assert_eq!(b.applied.len() + b.skipped.len(), 2);
+
+    let again = migrate::run(&client, &table).await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(
+        again.skipped,
+        ["0001_create_books_table", "0002_add_category_index"]
+    );
+    let repo = repository::BookRepository::new(client, table);
+    assert!(repo.is_ready().await.unwrap());
+}

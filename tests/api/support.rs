@@ -1,0 +1,153 @@
+//! The test harness: a fresh table in the DynamoDB engine and the real app on a real socket.
+
+use std::{net::SocketAddr, time::Duration};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use axum::http::HeaderValue;
+use bookstore::{
+    http::{self, AppState, AuthPolicy},
+    repository::{self, BookRepository, migrate},
+    server, telemetry,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+
+/// The bearer token every test app accepts.
+pub const TOKEN: &str = "test-token";
+/// The CORS origin every test app allows.
+pub const ORIGIN: &str = "https://shop.example";
+
+/// Where the engine is; set by `scripts/test.sh`.
+pub fn engine_endpoint() -> String {
+    std::env::var("BOOKSTORE_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "BOOKSTORE_TEST_DYNAMODB_ENDPOINT is not set. Run the tests with scripts/test.sh, which \
+             installs and starts the DynamoDB engine (it needs python3 with venv: \
+             apt-get install python3 python3-venv), or point it at a running engine."
+        )
+    })
+}
+
+/// An SDK configuration for the engine at `endpoint`, with throwaway credentials.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A running app over its own freshly migrated table.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The repository over the app's table, for arranging and checking state directly.
+    pub repo: BookRepository,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+}
+
+/// Spawns the app over a new table named after the test, in the engine the suite runs against.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_at(&engine_endpoint(), true).await
+}
+
+/// Spawns the app against `endpoint`, creating and migrating a fresh table when `migrate` is set.
+pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init_logging();
+    }
+    let client = repository::build_client(&sdk_config(endpoint).await);
+    let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
+    if migrate_table {
+        migrate::run(&client, &table).await.unwrap_or_else(|e| {
+            panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}. Is it running? scripts/test.sh starts it.")
+        });
+    }
+    let repo = BookRepository::new(client, table);
+    let auth = AuthPolicy::Tokens(std::sync::Arc::from(vec![TOKEN.into()]));
+    let state = AppState::new(repo.clone(), auth, telemetry::metrics_handle());
+    let app = http::app(state, &[HeaderValue::from_static(ORIGIN)]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(listener, app, std::future::pending()));
+    TestApp {
+        base: format!("http://{addr}"),
+        repo,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+    }
+}
+
+impl TestApp {
+    /// A request to `path` (already percent-encoded), without a token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A request with the bearer token.
+    pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(TOKEN)
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    /// A write with a JSON body and the token.
+    pub async fn write(&self, method: Method, path: &str, body: Value) -> Response {
+        self.authed(method, path).json(&body).send().await.unwrap()
+    }
+
+    /// Puts the tutorial's five books in the table with the real seed code.
+    pub async fn seed_tutorial(&self) {
+        let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
+        self.repo.seed(&books).await.unwrap();
+    }
+}
+
+/// `/books/{author}/{title}` with both segments percent-encoded.
+pub fn book_path(author: &str, title: &str) -> String {
+    format!("/books/{}/{}", enc(author), enc(title))
+}
+
+/// Percent-encodes one path segment (everything but unreserved characters).
+pub fn enc(segment: &str) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    const SET: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    utf8_percent_encode(segment, SET).to_string()
+}
+
+/// Reads a problem response, checking its media type and status.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["type"], "about:blank");
+    assert!(body["detail"].is_string());
+    body
+}
+
+/// The fields a 422 names.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .expect("a 422 lists its errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
