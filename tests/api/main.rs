@@ -8,6 +8,8 @@ mod books;
 mod conditional;
 mod errors;
 mod formats;
+mod hostile;
+mod lifecycle;
 mod listings;
 mod operations;
 mod support;

@@ -140,3 +140,53 @@ async fn concurrent_migrations_converge_and_a_rerun_does_nothing() {
     let repo = repository::BookRepository::new(client, table);
     assert!(repo.is_ready().await.unwrap());
 }
+
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap();
+    let generated = bookstore::http::docs::openapi_json();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is stale: regenerate it with `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[test]
+fn every_route_of_the_contract_is_documented() {
+    let document: Value = serde_json::from_str(&bookstore::http::docs::openapi_json()).unwrap();
+    let operations: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    for expected in [
+        "GET /books/{author}/{title}",
+        "PUT /books/{author}/{title}",
+        "POST /books",
+        "DELETE /books/{author}/{title}",
+        "PATCH /books/{author}/{title}/formats",
+        "PUT /books/{author}/{title}/formats/{format}",
+        "DELETE /books/{author}/{title}/formats/{format}",
+        "GET /authors/{author}/books",
+        "GET /categories/{category}/books",
+        "POST /books/batch",
+        "GET /health/live",
+        "GET /health/ready",
+        "GET /openapi.json",
+        "GET /docs",
+        "GET /metrics",
+    ] {
+        assert!(
+            operations.contains(&expected.to_owned()),
+            "{expected} is not documented: {operations:?}"
+        );
+    }
+}

@@ -151,3 +151,78 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         .map(|e| e["field"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// A TCP proxy in front of the engine that can delay requests or play dead, to test how the
+/// service behaves when DynamoDB is slow or down, without touching the engine itself.
+pub struct Proxy {
+    /// `http://127.0.0.1:<port>`, to use as the DynamoDB endpoint.
+    pub endpoint: String,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Proxy {
+    /// Starts a proxy to the suite's engine that holds each client chunk for `delay`.
+    pub async fn start(delay: Duration) -> Self {
+        use std::sync::{
+            Arc, Mutex,
+            atomic::{AtomicBool, Ordering},
+        };
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let target = engine_endpoint()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let up = Arc::new(AtomicBool::new(true));
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (is_up, tracked) = (up.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if !is_up.load(Ordering::SeqCst) {
+                    drop(client); // Down: hang up at once.
+                    continue;
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    let upstream = async {
+                        let mut buffer = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = client_read.read(&mut buffer).await?;
+                            if n == 0 {
+                                return server_write.shutdown().await;
+                            }
+                            tokio::time::sleep(delay).await;
+                            server_write.write_all(&buffer[..n]).await?;
+                        }
+                    };
+                    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+                    let _ = tokio::join!(upstream, downstream);
+                });
+                tracked.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            endpoint,
+            up,
+            connections,
+        }
+    }
+
+    /// Plays dead (every open connection cut, new ones hung up on) or comes back.
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for connection in self.connections.lock().unwrap().drain(..) {
+                connection.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The real binary and real outages: start-up checks, SIGTERM draining, DynamoDB going away.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{Proxy, problem, sdk_config, spawn_app_at};
+use bookstore::repository::{self, BookRepository, migrate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
+
+/// `serve` with only the given variables (and PATH): what an operator's task definition sets.
+fn serve_with(vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_auth_choice_and_says_why() {
+    let output = serve_with(&[("BOOKSTORE_ADDR", "127.0.0.1:0")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("BOOKSTORE_API_TOKENS") && stderr.contains("BOOKSTORE_AUTH=none"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+}
+
+#[test]
+fn invalid_settings_stop_start_up_naming_the_variable() {
+    for (name, value) in [
+        ("BOOKSTORE_ADDR", "not-an-address"),
+        ("BOOKSTORE_TABLE", "bad name!"),
+        ("BOOKSTORE_AUTH", "off"),
+        (
+            "BOOKSTORE_CORS_ORIGINS",
+            "https://ok.example,bad\u{7f}origin",
+        ),
+    ] {
+        let output = serve_with(&[("BOOKSTORE_API_TOKENS", "t"), (name, value)])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    // A table the binary can use, then a proxy that makes every DynamoDB call take ~0.7 s.
+    let engine = crate::support::engine_endpoint();
+    let client = repository::build_client(&sdk_config(&engine).await);
+    let table = format!("books-sigterm-{}", uuid::Uuid::new_v4().simple());
+    migrate::run(&client, &table).await.unwrap();
+    let repo = BookRepository::new(client, table.clone());
+    repo.seed(&repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap())
+        .await
+        .unwrap();
+    let proxy = Proxy::start(Duration::from_millis(700)).await;
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = serve_with(&[
+        ("BOOKSTORE_ADDR", &addr),
+        ("BOOKSTORE_TABLE", &table),
+        ("BOOKSTORE_API_TOKENS", "t"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("RUST_LOG", "warn"),
+    ])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let slow = tokio::spawn(
+        http.get(format!("{base}/books/John%20Grisham/The%20Rainmaker"))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request was answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let book: Value = response.json().await.unwrap();
+    assert_eq!(book["title"], "The Rainmaker");
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_dynamodb_outage_gives_503s_and_the_service_recovers_by_itself() {
+    let proxy = Proxy::start(Duration::ZERO).await;
+    let app = spawn_app_at(&proxy.endpoint, true).await;
+    app.seed_tutorial().await;
+    let rainmaker = "/books/John%20Grisham/The%20Rainmaker";
+    assert_eq!(app.get(rainmaker).await.status(), StatusCode::OK);
+
+    proxy.set_up(false);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = app.get(rainmaker).await;
+        assert_eq!(response.headers()["retry-after"], "1");
+        problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    proxy.set_up(true);
+    let response = app.get(rainmaker).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "recovered without a restart"
+    );
+}
