@@ -4,6 +4,7 @@
 #   scripts/dynamodb-engine.sh start [PORT]   start it on 127.0.0.1:PORT (default 8000), wait until it answers
 #   scripts/dynamodb-engine.sh stop [PORT]    stop the one this script started on PORT
 #   scripts/dynamodb-engine.sh status [PORT]  exit 0 if something answers DynamoDB calls on PORT
+#   scripts/dynamodb-engine.sh install        only install it (its venv also has boto3, for the tutorial test)
 #
 # Why moto and not DynamoDB Local: this workplace's package policy marks the Maven artifact
 # software.amazon.dynamodb:DynamoDBLocal "not-to-use" (the vendor's licence is not open source).
@@ -50,6 +51,9 @@ install() {
 }
 
 case "$cmd" in
+  install)
+    install
+    ;;
   start)
     install
     if answers; then
@@ -80,6 +84,6 @@ case "$cmd" in
     answers
     ;;
   *)
-    die "usage: $0 start|stop|status [PORT]"
+    die "usage: $0 install|start|stop|status [PORT]"
     ;;
 esac

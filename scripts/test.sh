@@ -10,6 +10,11 @@ if [ -z "${BOOKSTORE_TEST_DYNAMODB_ENDPOINT:-}" ]; then
   trap 'scripts/dynamodb-engine.sh stop "$port"' EXIT
   export BOOKSTORE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 fi
+# The tutorial-compatibility test runs the tutorial's boto3 calls with the engine's Python.
+if [ -z "${BOOKSTORE_TEST_PYTHON:-}" ]; then
+  scripts/dynamodb-engine.sh install
+  export BOOKSTORE_TEST_PYTHON="$PWD/.tools/venv/bin/python"
+fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

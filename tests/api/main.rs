@@ -13,3 +13,4 @@ mod lifecycle;
 mod listings;
 mod operations;
 mod support;
+mod tutorial;
