@@ -16,6 +16,7 @@ use super::{
     dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
     extract::{BookPath, JsonBody},
     problem::{ApiError, Problem},
+    responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
 };
 use crate::{
     domain::{Book, BookContent, BookKey, FieldError, NewBook},
@@ -71,11 +72,8 @@ pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
         (status = 304, description = "Not modified: the book still has a tag listed in If-None-Match",
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
-        (status = 400, description = "Bad path encoding or If-None-Match header", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Author or title fails validation", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        InputErrors, BackendErrors,
     )
 )]
 pub async fn get_book(
@@ -117,15 +115,8 @@ pub async fn get_book(
         (status = 201, description = "Created", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"),
                     ("Location" = String, description = "The book's URL"))),
-        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn put_book(
@@ -161,15 +152,8 @@ pub async fn put_book(
         (status = 201, description = "Created", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"1\"`"),
                     ("Location" = String, description = "The new book's URL"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "The book already exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn create_book(
@@ -203,14 +187,9 @@ pub async fn create_book(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Bad path encoding or precondition header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Author or title fails validation", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        InputErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn delete_book(
@@ -233,15 +212,8 @@ pub async fn delete_book(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every book was written", body = BatchResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "Other writers kept changing these books; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, 0 or more than 100 books, or duplicate keys", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn batch_put(

@@ -18,6 +18,7 @@ use super::{
     dto::{BookResponse, FormatIdRequest, FormatPatchRequest},
     extract::{ApiPath, BookPath, JsonBody},
     problem::{ApiError, Problem},
+    responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
 };
 use crate::domain::{
     BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
@@ -47,16 +48,9 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
-        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid names, an empty change, a name both added and removed, or more than 32 formats", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn patch_formats(
@@ -96,16 +90,9 @@ pub(super) struct FormatPathParams {
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
-        (status = 400, description = "Malformed JSON or precondition header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name or id, or more than 32 formats", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn put_format(
@@ -143,14 +130,9 @@ pub async fn put_format(
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
-        (status = 400, description = "Bad path encoding or precondition header", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        InputErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn delete_format(

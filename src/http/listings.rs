@@ -7,7 +7,8 @@ use super::{
     AppState,
     dto::{ListQuery, PageResponse},
     extract::{ApiPath, ApiQuery},
-    problem::{ApiError, Problem},
+    problem::ApiError,
+    responses::{BackendErrors, InputErrors},
 };
 use crate::domain::{
     Author, Category, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, PageRequest, SortOrder,
@@ -37,10 +38,7 @@ pub(super) struct CategoryPath {
     params(("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"), ListQuery),
     responses(
         (status = 200, description = "One page; an author with no books is an empty page", body = PageResponse),
-        (status = 400, description = "Bad limit, order, title_prefix or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Author fails validation", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        InputErrors, BackendErrors,
     )
 )]
 pub async fn list_author_books(
@@ -61,10 +59,7 @@ pub async fn list_author_books(
     params(("category" = String, Path, description = "The category, percent-encoded", example = "Suspense"), ListQuery),
     responses(
         (status = 200, description = "One page; a category with no books is an empty page", body = PageResponse),
-        (status = 400, description = "Bad limit, order, title_prefix or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Category fails validation", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "DynamoDB unavailable", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        InputErrors, BackendErrors,
     )
 )]
 pub async fn list_category_books(

@@ -11,6 +11,7 @@ mod health;
 mod listings;
 mod middleware;
 mod problem;
+mod responses;
 
 use std::sync::Arc;
 
