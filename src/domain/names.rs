@@ -22,6 +22,21 @@ pub enum NameError {
     SurroundingWhitespace,
 }
 
+impl NameError {
+    /// The error, saying which part of a field it is about (`format id must not be empty`).
+    pub fn of(self, what: &'static str) -> NamedError {
+        NamedError { what, error: self }
+    }
+}
+
+/// A [`NameError`] about a named part of a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {error}")]
+pub struct NamedError {
+    what: &'static str,
+    error: NameError,
+}
+
 /// Checks the rules API.md gives for every name: 1..=max code points, no Cc, no outer White_Space.
 fn check(value: &str, max: usize) -> Result<(), NameError> {
     let count = value.chars().count();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{
     book::{BookContent, BookKey, Formats, MAX_FORMATS, NewBook},
-    names::{Author, Category, FormatId, FormatName, NameError, Title},
+    names::{Author, Category, FormatId, FormatName, Title},
 };
 
 /// One field that failed validation, named as API.md names fields (`formats.Hardcover`).
@@ -42,7 +42,11 @@ pub struct Validator {
 
 impl Validator {
     /// Parses one value, remembering the error under `field` if it fails.
-    pub fn check<T>(&mut self, field: &str, parsed: Result<T, NameError>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, E>,
+    ) -> Option<T> {
         parsed
             .map_err(|e| self.errors.push(FieldError::new(field, e)))
             .ok()
@@ -66,8 +70,12 @@ impl Validator {
         let mut formats = Formats::new();
         for (name, id) in raw {
             let path = format!("{field}.{name}");
-            let name = self.check(&path, FormatName::parse(name));
-            let id = self.check(&path, FormatId::parse(id));
+            // Both errors land on the same field, so each says whether it is the name or the id.
+            let name = self.check(
+                &path,
+                FormatName::parse(name).map_err(|e| e.of("format name")),
+            );
+            let id = self.check(&path, FormatId::parse(id).map_err(|e| e.of("format id")));
             if let (Some(name), Some(id)) = (name, id) {
                 formats.insert(name, id);
             }

@@ -40,21 +40,27 @@ fn parse_tag_list(name: &HeaderName, headers: &HeaderMap) -> Result<Option<TagLi
     let mut tags = Vec::new();
     for value in values {
         let text = value.to_str().map_err(|_| bad())?;
-        if text.trim() == "*" {
+        if text.trim_matches(' ') == "*" {
             return Ok(Some(TagList::Any));
         }
-        let mut rest = text.trim();
+        // RFC 9110 §5.6.1: a list may hold empty elements, which are ignored. Matches
+        // `schemas::ENTITY_TAGS_PATTERN`, which documents exactly what this accepts.
+        let mut rest = text.trim_start_matches([' ', ',']);
         while !rest.is_empty() {
             let weak = rest.starts_with("W/");
             let after = rest.strip_prefix("W/").unwrap_or(rest);
             let after = after.strip_prefix('"').ok_or_else(bad)?;
             let end = after.find('"').ok_or_else(bad)?;
-            tags.push((weak, after[..end].to_owned()));
-            rest = after[end + 1..].trim_start();
-            if let Some(next) = rest.strip_prefix(',') {
-                rest = next.trim_start();
-            } else if !rest.is_empty() {
+            let tag = &after[..end];
+            if !tag.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)) {
                 return Err(bad());
+            }
+            tags.push((weak, tag.to_owned()));
+            rest = after[end + 1..].trim_start_matches(' ');
+            match rest.strip_prefix(',') {
+                Some(next) => rest = next.trim_start_matches([' ', ',']),
+                None if rest.is_empty() => {}
+                None => return Err(bad()),
             }
         }
     }
@@ -149,8 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn ignores_empty_list_elements() {
+        let h = headers(header::IF_MATCH, r#", "1",, W/"2" ,"#);
+        assert_eq!(
+            parse_tag_list(&header::IF_MATCH, &h).unwrap(),
+            Some(TagList::Tags(vec![(false, "1".into()), (true, "2".into())]))
+        );
+    }
+
+    #[test]
     fn refuses_unquoted_tags() {
-        for bad in ["1", "\"1", "\"1\" \"2\"", ","] {
+        for bad in ["1", "\"1", "\"1\" \"2\"", ",", "\"a b\"", "null"] {
             let h = headers(header::IF_MATCH, bad);
             assert!(parse_tag_list(&header::IF_MATCH, &h).is_err(), "{bad}");
         }

@@ -3,11 +3,16 @@
 use axum::{Router, response::IntoResponse, routing::get};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        RefOr, Schema,
+        path::Operation,
+        schema::{SchemaType, Type},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{AppState, books, dto, formats, health, listings, problem};
+use super::{AppState, books, dto, formats, health, listings, problem, schemas};
 
 /// The whole API, as clients see it.
 #[derive(OpenApi)]
@@ -22,14 +27,15 @@ use super::{AppState, books, dto, formats, health, listings, problem};
         books::get_book, books::put_book, books::delete_book, books::create_book, books::batch_put,
         formats::patch_formats, formats::put_format, formats::delete_format,
         listings::list_author_books, listings::list_category_books,
-        health::live, health::ready, metrics_doc, openapi_doc, docs_redirect_doc, docs_page_doc,
+        books::head_book, health::live, health::ready, metrics_doc, openapi_doc, docs_redirect_doc, docs_page_doc,
     ),
     components(schemas(
         dto::BookResponse, dto::PutBookRequest, dto::NewBookRequest, dto::BatchRequest, dto::BatchResponse,
         dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam,
         problem::Problem, problem::ProblemField, health::Health,
+        schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &OptionalParametersAreNotNullable),
     tags(
         (name = "books", description = "One book by author and title"),
         (name = "formats", description = "A book's formats (hardcover, paperback, audiobook...)"),
@@ -78,6 +84,66 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// An absent query parameter or header is not a `null` one: clients must not send the text
+/// `null`. utoipa types every `Option<T>` parameter as nullable, so this strips the `null`.
+struct OptionalParametersAreNotNullable;
+
+impl Modify for OptionalParametersAreNotNullable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+            ];
+            for operation in operations.into_iter().flatten() {
+                strip_null(operation);
+            }
+        }
+    }
+}
+
+fn strip_null(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        let Some(RefOr::T(schema)) = parameter.schema.as_mut() else {
+            continue;
+        };
+        match schema {
+            Schema::Object(object) => {
+                if let SchemaType::Array(types) = &object.schema_type {
+                    let kept: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
+                    if let [only] = kept.as_slice() {
+                        object.schema_type = SchemaType::Type(only.clone());
+                    }
+                }
+            }
+            Schema::OneOf(one_of) => {
+                let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+                let kept: Vec<RefOr<Schema>> = one_of
+                    .items
+                    .iter()
+                    .filter(|s| !is_null(s))
+                    .cloned()
+                    .collect();
+                if let [only] = kept.as_slice() {
+                    parameter.schema = Some(only.clone());
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
+use super::schemas::{FormatId, FormatName, Formats, Name, TitlePrefix};
 use crate::domain::{BatchOutcome, Book, Page};
 
 /// A book as the API returns it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({
+#[schema(as = Book, example = json!({
     "author": "John Grisham", "title": "The Rainmaker", "category": "Suspense",
     "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"},
     "version": 1, "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"
@@ -54,11 +55,12 @@ impl From<Book> for BookResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"category": "Suspense", "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"}}))]
 pub struct PutBookRequest {
-    /// The category: 1 to 256 characters, no control characters, no leading or trailing whitespace.
-    #[schema(min_length = 1, max_length = 256)]
+    /// The category.
+    #[schema(value_type = Name)]
     pub category: String,
     /// Format name to id, at most 32 entries; absent or null stores `{}`.
     #[serde(default)]
+    #[schema(value_type = Option<Formats>)]
     pub formats: Option<BTreeMap<String, String>>,
 }
 
@@ -70,17 +72,18 @@ pub struct PutBookRequest {
     "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"}
 }))]
 pub struct NewBookRequest {
-    /// The author: 1 to 256 characters.
-    #[schema(min_length = 1, max_length = 256)]
+    /// The author.
+    #[schema(value_type = Name)]
     pub author: String,
-    /// The title: 1 to 256 characters.
-    #[schema(min_length = 1, max_length = 256)]
+    /// The title.
+    #[schema(value_type = Name)]
     pub title: String,
-    /// The category: 1 to 256 characters.
-    #[schema(min_length = 1, max_length = 256)]
+    /// The category.
+    #[schema(value_type = Name)]
     pub category: String,
     /// Format name to id, at most 32 entries; absent or null stores `{}`.
     #[serde(default)]
+    #[schema(value_type = Option<Formats>)]
     pub formats: Option<BTreeMap<String, String>>,
 }
 
@@ -119,9 +122,11 @@ impl From<BatchOutcome> for BatchResponse {
 pub struct FormatPatchRequest {
     /// Formats to set (name to id); default empty.
     #[serde(default)]
+    #[schema(value_type = Option<Formats>)]
     pub add: Option<BTreeMap<String, String>>,
     /// Format names to remove; removing an absent one is not an error. Default empty.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<FormatName>>)]
     pub remove: Option<Vec<String>>,
 }
 
@@ -130,17 +135,19 @@ pub struct FormatPatchRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"id": "8WE3KPTP"}))]
 pub struct FormatIdRequest {
-    /// The book's id in this format: 1 to 64 characters.
-    #[schema(min_length = 1, max_length = 64)]
+    /// The book's id in this format.
+    #[schema(value_type = FormatId)]
     pub id: String,
 }
 
 /// One page of books.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Page)]
 pub struct PageResponse {
     /// The books, in title order.
     pub items: Vec<BookResponse>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -166,7 +173,7 @@ pub struct ListQuery {
     #[param(value_type = Option<SortOrderParam>)]
     pub order: Option<String>,
     /// Only titles that start with this; empty means no filter.
-    #[param(max_length = 256)]
+    #[param(value_type = Option<TitlePrefix>)]
     pub title_prefix: Option<String>,
 }
 

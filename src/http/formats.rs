@@ -19,6 +19,7 @@ use super::{
     extract::{ApiPath, BookPath, JsonBody},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
+    schemas::{EntityTags, FormatName as FormatNameSchema, Name},
 };
 use crate::domain::{
     BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
@@ -39,9 +40,9 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     patch, path = "/books/{author}/{title}/formats", operation_id = "patchBookFormats", tag = "formats",
     params(
-        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
-        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
     request_body(content = FormatPatchRequest, content_type = "application/json"),
     security(("bearer" = [])),
@@ -80,10 +81,10 @@ pub(super) struct FormatPathParams {
 #[utoipa::path(
     put, path = "/books/{author}/{title}/formats/{format}", operation_id = "putBookFormat", tag = "formats",
     params(
-        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
-        ("format" = String, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
-        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("format" = FormatNameSchema, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
+        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
     request_body(content = FormatIdRequest, content_type = "application/json"),
     security(("bearer" = [])),
@@ -121,10 +122,10 @@ pub async fn put_format(
 #[utoipa::path(
     delete, path = "/books/{author}/{title}/formats/{format}", operation_id = "deleteBookFormat", tag = "formats",
     params(
-        ("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = String, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
-        ("format" = String, Path, description = "The format name", example = "Paperback"),
-        ("If-Match" = Option<String>, Header, description = "Write only if the stored ETag is listed"),
+        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
+        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        ("format" = FormatNameSchema, Path, description = "The format name", example = "Paperback"),
+        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
     security(("bearer" = [])),
     responses(

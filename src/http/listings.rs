@@ -9,6 +9,7 @@ use super::{
     extract::{ApiPath, ApiQuery},
     problem::ApiError,
     responses::{BackendErrors, InputErrors},
+    schemas::Name,
 };
 use crate::domain::{
     Author, Category, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, PageRequest, SortOrder,
@@ -35,7 +36,7 @@ pub(super) struct CategoryPath {
 /// All books of one author, in title order (strongly consistent).
 #[utoipa::path(
     get, path = "/authors/{author}/books", operation_id = "listAuthorBooks", tag = "listings",
-    params(("author" = String, Path, description = "The author, percent-encoded", example = "John Grisham"), ListQuery),
+    params(("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"), ListQuery),
     responses(
         (status = 200, description = "One page; an author with no books is an empty page", body = PageResponse),
         InputErrors, BackendErrors,
@@ -56,7 +57,7 @@ pub async fn list_author_books(
 /// Books of one category, in title order (from a GSI: eventually consistent).
 #[utoipa::path(
     get, path = "/categories/{category}/books", operation_id = "listCategoryBooks", tag = "listings",
-    params(("category" = String, Path, description = "The category, percent-encoded", example = "Suspense"), ListQuery),
+    params(("category" = Name, Path, description = "The category, percent-encoded", example = "Suspense"), ListQuery),
     responses(
         (status = 200, description = "One page; a category with no books is an empty page", body = PageResponse),
         InputErrors, BackendErrors,

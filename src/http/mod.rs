@@ -12,6 +12,7 @@ mod listings;
 mod middleware;
 mod problem;
 mod responses;
+mod schemas;
 
 use std::sync::Arc;
 

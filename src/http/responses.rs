@@ -10,10 +10,12 @@ use super::problem::Problem;
 #[derive(IntoResponses)]
 pub enum InputErrors {
     /// Bad path encoding, query parameter, cursor or precondition header.
-    #[response(status = 400, content_type = "application/problem+json")]
+    #[response(status = 400, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "limit must be an integer from 1 to 100, got '500'", "instance": "/authors/John%20Grisham/books"}))]
     BadRequest(Problem),
     /// A name in the path fails validation; `errors` names it.
-    #[response(status = 422, content_type = "application/problem+json")]
+    #[response(status = 422, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books/%20Ann/T", "errors": [{"field": "author", "message": "must not start or end with whitespace"}]}))]
     Invalid(Problem),
 }
 
@@ -21,16 +23,20 @@ pub enum InputErrors {
 #[derive(IntoResponses)]
 pub enum BodyErrors {
     /// Malformed JSON, bad path encoding or precondition header.
-    #[response(status = 400, content_type = "application/problem+json")]
+    #[response(status = 400, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "malformed JSON: EOF while parsing an object at line 1 column 13", "instance": "/books"}))]
     BadRequest(Problem),
     /// The body is over 64 KiB.
-    #[response(status = 413, content_type = "application/problem+json")]
+    #[response(status = 413, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the request body is larger than 65536 bytes", "instance": "/books"}))]
     TooLarge(Problem),
     /// The body is not `application/json` (or has no Content-Type).
-    #[response(status = 415, content_type = "application/problem+json")]
+    #[response(status = 415, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "the body must be application/json, not 'text/plain'", "instance": "/books"}))]
     NotJson(Problem),
     /// Well-formed input that fails validation; `errors` names every invalid field.
-    #[response(status = 422, content_type = "application/problem+json")]
+    #[response(status = 422, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books", "errors": [{"field": "formats.Hardcover", "message": "format id must not be empty"}]}))]
     Invalid(Problem),
 }
 
@@ -39,6 +45,7 @@ pub enum BodyErrors {
 pub enum AuthErrors {
     /// Missing or invalid bearer token.
     #[response(status = 401, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "a valid bearer token is required for writes", "instance": "/books"}),
         headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
     Unauthorized(Problem),
 }
@@ -48,6 +55,7 @@ pub enum AuthErrors {
 pub enum BackendErrors {
     /// DynamoDB is unavailable, throttled or timed out; retry after `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}),
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]
     Unavailable(Problem),
 }

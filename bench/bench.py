@@ -1,0 +1,506 @@
+#!/usr/bin/env python3
+"""The benchmark's driver; run it through bench/run.sh, which builds everything and starts the engine.
+
+Steps: generate the data set, migrate and seed the table, start the release service pinned to a
+CPU, then for each operation alternate load-generator runs against the service (oha over HTTP) with
+ceiling runs (examples/bench_ceiling: the same DynamoDB operation through aws-sdk-dynamodb, no
+HTTP), at the same concurrency. Then peak RSS under BENCH_RSS_CONCURRENCY connections, and the time
+from spawn to the first 200 from /health/ready. Raw results go to bench/out/results.json, the
+report to BENCHMARKS.md. Medians of BENCH_RUNS runs are quoted.
+
+Every setting is an environment variable (defaults in SETTINGS below); stdlib only.
+"""
+import datetime
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+SETTINGS = {
+    "BENCH_RUNS": "3",  # measured runs per operation and side (service, ceiling); the median is quoted
+    "BENCH_DURATION": "10",  # seconds per measured run
+    "BENCH_WARMUP": "2",  # seconds of warm-up per operation and side, not measured
+    "BENCH_CONCURRENCY": "32",  # connections (service) and workers (ceiling)
+    "BENCH_RSS_CONCURRENCY": "64",  # connections for the peak-RSS runs
+    "BENCH_RSS_DURATION": "",  # seconds per operation for the peak-RSS runs (default BENCH_DURATION)
+    "BENCH_STARTS": "7",  # start-ups timed; the median is quoted
+    "BENCH_AUTHORS": "500",
+    "BENCH_BOOKS_PER_AUTHOR": "20",
+    "BENCH_CATEGORIES": "20",
+    "BENCH_OPS": "get,author,category,patch",
+    "BENCH_PORT": "8095",  # the service's port on 127.0.0.1
+    "BENCH_ENGINE_PORT": "8790",  # the engine's port on 127.0.0.1 (bench/run.sh starts it)
+    "BENCH_ENGINE_CPU": "0",  # CPU list for the engine (taskset -c); empty: no pinning
+    "BENCH_SERVICE_CPU": "1",  # CPU list for the service, oha and the ceiling client; empty: no pinning
+    "BENCH_OUT": os.path.join(ROOT, "bench", "out"),
+    "BENCH_REPORT": os.path.join(ROOT, "BENCHMARKS.md"),
+    "BENCH_COMMAND": "bench/run.sh",  # how the report says it was run
+}
+
+OPS = {
+    "get": ("GET one book", "GET /books/{author}/{title}", "GetItem"),
+    "author": ("Author page", "GET /authors/{author}/books?limit=20", "Query"),
+    "category": ("Category page", "GET /categories/{category}/books?limit=20", "Query on CategoryIndex"),
+    "patch": ("Format PATCH", 'PATCH /books/{author}/{title}/formats {"add":{"Audiobook":"X"}}', "UpdateItem ALL_NEW"),
+}
+TOKEN = "bench-token"
+PATCH_BODY = '{"add":{"Audiobook":"X"}}'
+
+
+def setting(name):
+    return os.environ.get(name, SETTINGS[name])
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def die(msg):
+    log(msg)
+    sys.exit(1)
+
+
+def pinned(cpus, argv):
+    return (["taskset", "-c", cpus] if cpus else []) + argv
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]) + int(rest[12])
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss(pid):
+    """Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def http_status(port, path, timeout=1.0):
+    """Status of one GET on 127.0.0.1:port, or None if nothing answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            head = s.recv(64)
+        return int(head.split()[1]) if head.startswith(b"HTTP/") else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Bench:
+    def __init__(self):
+        self.runs = int(setting("BENCH_RUNS"))
+        self.duration = float(setting("BENCH_DURATION"))
+        self.warmup = float(setting("BENCH_WARMUP"))
+        self.concurrency = int(setting("BENCH_CONCURRENCY"))
+        self.rss_concurrency = int(setting("BENCH_RSS_CONCURRENCY"))
+        self.rss_duration = float(setting("BENCH_RSS_DURATION") or self.duration)
+        self.starts = int(setting("BENCH_STARTS"))
+        self.port = int(setting("BENCH_PORT"))
+        self.engine_port = int(setting("BENCH_ENGINE_PORT"))
+        self.engine_cpu = setting("BENCH_ENGINE_CPU")
+        self.service_cpu = setting("BENCH_SERVICE_CPU")
+        self.ops = [op for op in setting("BENCH_OPS").split(",") if op]
+        for op in self.ops:
+            if op not in OPS:
+                die(f"unknown operation {op!r} in BENCH_OPS (known: {', '.join(OPS)})")
+        self.out = setting("BENCH_OUT")
+        os.makedirs(self.out, exist_ok=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target", "bench-build"))
+        self.bin = os.path.join(target, "release", "bookstore")
+        self.ceiling = os.path.join(target, "release", "examples", "bench_ceiling")
+        self.oha = os.environ.get("BENCH_OHA", os.path.join(ROOT, ".tools", "oha", "bin", "oha"))
+        for path in (self.bin, self.ceiling, self.oha):
+            if not os.access(path, os.X_OK):
+                die(f"{path} is missing; run bench/run.sh, which builds it")
+        self.clk_tck = int(subprocess.check_output(["getconf", "CLK_TCK"]).strip())
+        self.env = dict(os.environ)
+        self.env.update({
+            "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{self.engine_port}",
+            "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "BOOKSTORE_TABLE": "Books",
+            "BOOKSTORE_ADDR": f"127.0.0.1:{self.port}",
+            "BOOKSTORE_API_TOKENS": TOKEN,
+            "BENCH_CLK_TCK": str(self.clk_tck),
+        })
+        self.env.pop("BOOKSTORE_AUTH", None)
+        self.service = None
+        self.results = {"settings": {k: setting(k) for k in SETTINGS}}
+
+    # ---- engine, data, service ------------------------------------------------------------
+
+    def engine_pid(self):
+        with open(os.path.join(ROOT, ".tools", f"engine-{self.engine_port}.pid")) as f:
+            return int(f.read().strip())
+
+    def pin_engine(self):
+        pid = self.engine_pid()
+        if self.engine_cpu:
+            subprocess.run(["taskset", "-a", "-p", "-c", self.engine_cpu, str(pid)],
+                           check=True, stdout=subprocess.DEVNULL)
+        return pid
+
+    def prepare_data(self):
+        base = f"http://127.0.0.1:{self.port}"
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_data.py"), self.out, base,
+                        setting("BENCH_AUTHORS"), setting("BENCH_BOOKS_PER_AUTHOR"),
+                        setting("BENCH_CATEGORIES")], check=True)
+        self.books = os.path.join(self.out, "books.json")
+        with open(self.books, encoding="utf-8") as f:
+            n = len(json.load(f))
+        with open(os.path.join(self.out, "tool.log"), "w") as logf:
+            subprocess.run([self.bin, "migrate"], env=self.env, check=True, stdout=logf, stderr=logf)
+            started = time.monotonic()
+            subprocess.run([self.bin, "seed", self.books], env=self.env, check=True,
+                           stdout=logf, stderr=logf)
+            seconds = time.monotonic() - started
+        self.results["data"] = {
+            "books": n, "authors": int(setting("BENCH_AUTHORS")),
+            "categories": int(setting("BENCH_CATEGORIES")), "seed_seconds": round(seconds, 1),
+        }
+        log(f"seeded {n} books in {seconds:.1f} s")
+
+    def spawn_service(self, logf):
+        return subprocess.Popen(pinned(self.service_cpu, [self.bin, "serve"]), env=self.env,
+                                stdout=logf, stderr=subprocess.STDOUT)
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def wait_ready(self, proc, timeout=30.0, poll=0.001):
+        """Seconds from now until /health/ready answers 200 (polled every `poll` s)."""
+        started = time.perf_counter()
+        while time.perf_counter() - started < timeout:
+            if proc.poll() is not None:
+                die(f"the service exited with {proc.returncode}; see {self.out}/service.log")
+            if http_status(self.port, "/health/ready") == 200:
+                return time.perf_counter() - started
+            time.sleep(poll)
+        die("the service did not become ready in 30 s")
+
+    def start_service(self):
+        if http_status(self.port, "/health/live") is not None:
+            die(f"something already answers on 127.0.0.1:{self.port}; set BENCH_PORT")
+        self.service_log = open(os.path.join(self.out, "service.log"), "w")
+        self.service = self.spawn_service(self.service_log)
+        self.wait_ready(self.service)
+        self.sanity_check()
+
+    def sanity_check(self):
+        """One request per operation through urllib, so a broken route fails loudly, not as 404s in a table."""
+        def first(name):
+            with open(os.path.join(self.out, f"urls-{name}.txt")) as f:
+                return f.readline().strip()
+        for op in self.ops:
+            req = urllib.request.Request(first(op))
+            if op == "patch":
+                req = urllib.request.Request(first(op), data=PATCH_BODY.encode(), method="PATCH",
+                                             headers={"Authorization": f"Bearer {TOKEN}",
+                                                      "Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                body = json.loads(resp.read())
+            if op in ("author", "category") and len(body["items"]) != 20:
+                die(f"{op}: expected a page of 20, got {len(body['items'])}")
+        log("sanity check passed: every benchmarked route answers 200")
+
+    # ---- load -----------------------------------------------------------------------------
+
+    def oha(self, op, concurrency, seconds):
+        argv = [self.oha, "--no-tui", "--output-format", "json", "-c", str(concurrency),
+                "-z", f"{seconds}s", "--urls-from-file", os.path.join(self.out, f"urls-{op}.txt")]
+        if op == "patch":
+            argv += ["-m", "PATCH", "-H", f"Authorization: Bearer {TOKEN}",
+                     "-H", "Content-Type: application/json", "-d", PATCH_BODY]
+        pid = self.service.pid
+        ticks = cpu_ticks(pid)
+        proc = subprocess.run(pinned(self.service_cpu, argv), capture_output=True, text=True)
+        ticks = cpu_ticks(pid) - ticks
+        if proc.returncode != 0:
+            die(f"oha failed ({proc.returncode}): {proc.stderr.strip()[:2000]}")
+        data = json.loads(proc.stdout)
+        codes = {str(k): v for k, v in data.get("statusCodeDistribution", {}).items()}
+        total = sum(codes.values())
+        ok = codes.get("200", 0)
+        errors = data.get("errorDistribution", {})
+        if total == 0 or ok < total:
+            log(f"warning: {op}: status codes {codes}, errors {errors}")
+        cpu_s = ticks / self.clk_tck
+        return {
+            "requests": total, "ok": ok, "status_codes": codes, "errors": errors,
+            "rps": data["summary"]["requestsPerSec"],
+            "p50_ms": data["latencyPercentiles"]["p50"] * 1000,
+            "p99_ms": data["latencyPercentiles"]["p99"] * 1000,
+            "cpu_s": cpu_s,
+            "cpu_ms_per_req": cpu_s * 1000 / total if total else 0.0,
+        }
+
+    def ceiling_run(self, op, concurrency, seconds, warmup):
+        argv = [self.ceiling, "--op", op, "--books", self.books, "--concurrency", str(concurrency),
+                "--duration", str(seconds), "--warmup", str(warmup)]
+        proc = subprocess.run(pinned(self.service_cpu, argv), env=self.env, capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            die(f"bench_ceiling failed ({proc.returncode}): {proc.stderr.strip()[:2000]}")
+        if proc.stderr.strip():
+            log(f"ceiling {op}: {proc.stderr.strip()[:500]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def throughput(self):
+        engine = self.engine_pid()
+        self.results["ops"] = {}
+        for op in self.ops:
+            log(f"{op}: warm-up")
+            self.oha(op, self.concurrency, self.warmup)
+            service_runs, ceiling_runs = [], []
+            for i in range(self.runs):
+                reset_peak_rss(self.service.pid)
+                e0 = cpu_ticks(engine)
+                r = self.oha(op, self.concurrency, self.duration)
+                r["engine_cpu_s"] = (cpu_ticks(engine) - e0) / self.clk_tck
+                r["peak_rss_kib"] = status_kib(self.service.pid, "VmHWM")
+                service_runs.append(r)
+                log(f"{op} run {i + 1}/{self.runs} service: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
+                    f"p99 {r['p99_ms']:.2f} ms, cpu {r['cpu_ms_per_req']:.3f} ms/req")
+                e0 = cpu_ticks(engine)
+                # The first ceiling run warms up for as long as the service's warm-up did.
+                c = self.ceiling_run(op, self.concurrency, self.duration, self.warmup if i == 0 else 0.5)
+                c["engine_cpu_s"] = (cpu_ticks(engine) - e0) / self.clk_tck
+                ceiling_runs.append(c)
+                log(f"{op} run {i + 1}/{self.runs} ceiling: {c['rps']:.0f} req/s, p50 {c['p50_ms']:.2f} ms, "
+                    f"p99 {c['p99_ms']:.2f} ms, cpu {c['cpu_ms_per_req']:.3f} ms/req")
+            self.results["ops"][op] = {"service": service_runs, "ceiling": ceiling_runs}
+
+    def peak_rss(self):
+        pid = self.service.pid
+        reset_peak_rss(pid)
+        runs = {}
+        for op in self.ops:
+            r = self.oha(op, self.rss_concurrency, self.rss_duration)
+            r["peak_rss_kib"] = status_kib(pid, "VmHWM")
+            runs[op] = r
+            log(f"{op} at {self.rss_concurrency} connections: {r['rps']:.0f} req/s, "
+                f"peak RSS so far {r['peak_rss_kib'] / 1024:.1f} MiB")
+        self.results["rss"] = {
+            "concurrency": self.rss_concurrency, "runs": runs,
+            "peak_rss_kib": status_kib(pid, "VmHWM"),
+            "rss_after_kib": status_kib(pid, "VmRSS"),
+        }
+
+    def startup(self):
+        """Spawn to first 200 from /health/ready, table already migrated, polled every ms."""
+        self.stop(self.service)
+        times = []
+        with open(os.path.join(self.out, "startup.log"), "w") as logf:
+            for _ in range(self.starts):
+                spawned = time.perf_counter()
+                proc = self.spawn_service(logf)
+                self.wait_ready(proc, poll=0.0005)
+                times.append((time.perf_counter() - spawned) * 1000)
+                self.stop(proc)
+                time.sleep(0.2)
+        self.results["startup_ms"] = times
+        log(f"start-up to ready: {', '.join(f'{t:.1f}' for t in times)} ms")
+
+    # ---- report ---------------------------------------------------------------------------
+
+    def machine(self):
+        model = "unknown"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem_kib = int(f.readline().split()[1])
+
+        def out(argv):
+            try:
+                return subprocess.check_output(argv, text=True, cwd=ROOT,
+                                               stderr=subprocess.DEVNULL).strip()
+            except (OSError, subprocess.CalledProcessError):
+                return "unknown"
+        moto = out([os.path.join(ROOT, ".tools", "venv", "bin", "python"), "-c",
+                    "import importlib.metadata as m; print(m.version('moto'))"])
+        return {
+            "nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1048576, 1),
+            "kernel": platform.release(), "rustc": out(["rustc", "--version"]),
+            "oha": out([self.oha, "--version"]), "moto": moto,
+            "commit": out(["git", "describe", "--always", "--dirty"]),
+            "loadavg_before": open("/proc/loadavg").read().split()[:3],
+        }
+
+    def run(self):
+        self.results["machine"] = self.machine()
+        self.results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        self.results["engine_pid_cpus"] = self.engine_cpu
+        self.pin_engine()
+        self.prepare_data()
+        self.start_service()
+        try:
+            self.throughput()
+            self.peak_rss()
+        finally:
+            self.stop(self.service)
+        self.startup()
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump(self.results, f, indent=2)
+        report = render(self.results)
+        with open(setting("BENCH_REPORT"), "w") as f:
+            f.write(report)
+        log(f"wrote {setting('BENCH_REPORT')} and {self.out}/results.json")
+        print(report)
+
+
+def med(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def render(res):
+    """BENCHMARKS.md from results.json (also: python3 bench/bench.py --render results.json)."""
+    s = res["settings"]
+    m = res["machine"]
+    rss_limit_kib = 30 * 1024
+    lines = []
+    w = lines.append
+    w("# Benchmarks: the service against DynamoDB's own ceiling\n")
+    w("Every number below comes from one run of the command below on the machine below; "
+      "the raw data are in `bench/out/results.json` of that run.\n")
+    w("```sh")
+    env = " ".join(f"{k}={v}" for k, v in s.items()
+                    if k not in ("BENCH_OUT", "BENCH_REPORT", "BENCH_COMMAND") and v != SETTINGS[k])
+    w((env + " " if env else "") + s["BENCH_COMMAND"])
+    w("```\n")
+    w(f"- Date: {res['date']}; commit `{m['commit']}`")
+    w(f"- Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB memory, Linux {m['kernel']}; "
+      f"load average before the run {' / '.join(m['loadavg_before'])}")
+    w(f"- Tools: {m['rustc']}; load generator {m['oha']}; engine moto_server {m['moto']} (Python)")
+    d = res["data"]
+    w(f"- Data: {d['books']} books, {d['authors']} authors, {d['categories']} categories "
+      f"(`bench/gen_data.py`), loaded with `bookstore seed` in {d['seed_seconds']} s; every request "
+      "picks a random key (oha `--urls-from-file` over one URL per book/author/category; the ceiling "
+      "draws from the same seed file)")
+    cpu_note = (f"engine pinned to CPU {s['BENCH_ENGINE_CPU']}; service, oha and the ceiling client "
+                f"pinned to CPU {s['BENCH_SERVICE_CPU']}" if s["BENCH_ENGINE_CPU"] and s["BENCH_SERVICE_CPU"]
+                else "no CPU pinning")
+    w(f"- Placement: {cpu_note} (`taskset`). With one CPU each, the service's and the ceiling's tokio "
+      "runtimes both run one worker thread.")
+    w(f"- Runs: {s['BENCH_RUNS']} runs of {s['BENCH_DURATION']} s per operation and side, "
+      f"{s['BENCH_CONCURRENCY']} connections (service) / {s['BENCH_CONCURRENCY']} workers (ceiling), "
+      f"after {s['BENCH_WARMUP']} s of warm-up; service and ceiling runs alternate; medians quoted.")
+    w("- Service: `bookstore serve` (release build, `RUST_LOG` unset so `info`: one JSON log line per "
+      "request, to a file). Ceiling: `examples/bench_ceiling.rs`, the same DynamoDB requests through "
+      "the service's own client configuration, without HTTP.")
+    w("- CPU per request: user + system time from `/proc/<pid>/stat` (service) or `/proc/self/stat` "
+      "(ceiling) over the run, divided by the requests it answered. Peak RSS: `VmHWM` from "
+      "`/proc/<pid>/status`, reset before each run (`clear_refs`).\n")
+
+    w("## Per operation (medians)\n")
+    w(f"| operation | route → DynamoDB | service req/s | ceiling req/s | ratio | service p50 / p99 ms | "
+      f"ceiling p50 / p99 ms | service CPU ms/req | ceiling CPU ms/req | CPU ratio | service peak RSS MiB |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    summary = {}
+    for op, runs in res["ops"].items():
+        sv, cl = runs["service"], runs["ceiling"]
+        row = {
+            "rps": med(sv, "rps"), "c_rps": med(cl, "rps"),
+            "p50": med(sv, "p50_ms"), "p99": med(sv, "p99_ms"),
+            "c_p50": med(cl, "p50_ms"), "c_p99": med(cl, "p99_ms"),
+            "cpu": med(sv, "cpu_ms_per_req"), "c_cpu": med(cl, "cpu_ms_per_req"),
+            "rss": max(r["peak_rss_kib"] for r in sv) / 1024,
+        }
+        summary[op] = row
+        title, route, ddb = OPS[op]
+        cpu_ratio = row["cpu"] / row["c_cpu"] if row["c_cpu"] else float("inf")
+        w(f"| {title} | `{route}` → {ddb} | {row['rps']:.0f} | {row['c_rps']:.0f} | "
+          f"{row['rps'] / row['c_rps']:.2f} | {row['p50']:.2f} / {row['p99']:.2f} | "
+          f"{row['c_p50']:.2f} / {row['c_p99']:.2f} | {row['cpu']:.3f} | {row['c_cpu']:.3f} | "
+          f"{cpu_ratio:.2f} | {row['rss']:.1f} |")
+    w("")
+
+    w("## Targets\n")
+    w("| target | result | numbers |")
+    w("|---|---|---|")
+
+    def verdict(ok):
+        return "**met**" if ok else "**missed**"
+    for op, r in summary.items():
+        ratio = r["rps"] / r["c_rps"]
+        w(f"| {OPS[op][0]}: throughput at {s['BENCH_CONCURRENCY']} connections ≥ 0.9 × ceiling | "
+          f"{verdict(ratio >= 0.9)} | {r['rps']:.0f} vs {r['c_rps']:.0f} req/s = {ratio:.2f} |")
+    for op, r in summary.items():
+        w(f"| {OPS[op][0]}: p99 ≤ ceiling p99 + 1 ms | {verdict(r['p99'] <= r['c_p99'] + 1)} | "
+          f"{r['p99']:.2f} ms vs {r['c_p99']:.2f} + 1 ms |")
+    if "get" in summary:
+        g = summary["get"]
+        w(f"| service CPU per GET ≤ 2 × client CPU per GetItem | {verdict(g['cpu'] <= 2 * g['c_cpu'])} | "
+          f"{g['cpu']:.3f} vs 2 × {g['c_cpu']:.3f} ms = {g['cpu'] / g['c_cpu']:.2f} × |")
+    rss = res["rss"]
+    w(f"| peak RSS at {rss['concurrency']} connections ≤ 30 MiB | "
+      f"{verdict(rss['peak_rss_kib'] <= rss_limit_kib)} | {rss['peak_rss_kib'] / 1024:.1f} MiB "
+      f"(all operations, {s['BENCH_RSS_DURATION'] or s['BENCH_DURATION']} s each) |")
+    st = res["startup_ms"]
+    w(f"| start-up to ready < 100 ms | {verdict(statistics.median(st) < 100)} | median "
+      f"{statistics.median(st):.1f} ms of {len(st)} starts (min {min(st):.1f}, max {max(st):.1f}) |")
+    w("")
+
+    w(f"## Peak RSS at {rss['concurrency']} connections\n")
+    w("| operation | req/s | p50 / p99 ms | peak RSS so far MiB |")
+    w("|---|---:|---:|---:|")
+    for op, r in rss["runs"].items():
+        w(f"| {OPS[op][0]} | {r['rps']:.0f} | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} | "
+          f"{r['peak_rss_kib'] / 1024:.1f} |")
+    w(f"\nVmRSS after these runs: {rss['rss_after_kib'] / 1024:.1f} MiB.\n")
+
+    w("## Start-up to ready\n")
+    w("From spawning `bookstore serve` (table already migrated) to the first 200 from `/health/ready`, "
+      "polled every 0.5 ms: " + ", ".join(f"{t:.1f}" for t in st) + " ms.\n")
+
+    w("## Every run\n")
+    w("| operation | side | run | req/s | p50 ms | p99 ms | CPU ms/req | engine CPU s | non-200 |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for op, runs in res["ops"].items():
+        for side in ("service", "ceiling"):
+            for i, r in enumerate(runs[side], 1):
+                bad = (r["requests"] - r["ok"]) if side == "service" else r["errors"]
+                w(f"| {OPS[op][0]} | {side} | {i} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
+                  f"{r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['engine_cpu_s']:.1f} | {bad} |")
+    w("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        with open(sys.argv[2]) as f:
+            sys.stdout.write(render(json.load(f)))
+    else:
+        Bench().run()

@@ -1,0 +1,380 @@
+//! The ceiling for `bench/run.sh`: the service's DynamoDB operations sent straight to the engine
+//! through aws-sdk-dynamodb, with no HTTP in between, at a given concurrency.
+//!
+//! ```text
+//! cargo run --release --example bench_ceiling -- \
+//!     --op get|author|category|patch --books bench/out/books.json \
+//!     [--concurrency 32] [--duration 10] [--warmup 1] [--table Books] [--limit 20]
+//! ```
+//!
+//! Each request mirrors the one the service sends for the same route (see `src/repository`):
+//! `get` is a strongly consistent GetItem, `author` a strongly consistent Query for `limit + 1`
+//! items, `category` a Query on `CategoryIndex` for `limit + 1` items, `patch` the format
+//! PATCH's UpdateItem (`SET Formats.#n = :v, UpdatedAt = :now ADD Version :one` under
+//! `attribute_exists(Author) AND attribute_exists(Formats) AND size(Formats) <= :room`,
+//! ALL_NEW). Keys are drawn at random from the seed file. The client is the service's own
+//! (`bookstore::repository::build_client`: same timeouts and retries), built once and cloned.
+//!
+//! Prints one JSON object: requests/s, p50 and p99 latency in ms, and this process's CPU time
+//! per request (utime + stime from `/proc/self/stat`, sampled at the start and end of the
+//! measured window; the warm-up is not counted).
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
+};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+/// What one run does, from the command line.
+struct Args {
+    op: Op,
+    books: String,
+    concurrency: usize,
+    duration: Duration,
+    warmup: Duration,
+    table: String,
+    limit: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Op {
+    Get,
+    Author,
+    Category,
+    Patch,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Author => "author",
+            Op::Category => "category",
+            Op::Patch => "patch",
+        }
+    }
+}
+
+/// The keys requests are drawn from.
+struct Keys {
+    books: Vec<(String, String)>,
+    authors: Vec<String>,
+    categories: Vec<String>,
+}
+
+/// What one worker measured.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench_ceiling --op get|author|category|patch --books FILE [--concurrency N] \
+         [--duration SECS] [--warmup SECS] [--table NAME] [--limit N]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        op: Op::Get,
+        books: String::new(),
+        concurrency: 32,
+        duration: Duration::from_secs(10),
+        warmup: Duration::from_secs(1),
+        table: std::env::var("BOOKSTORE_TABLE").unwrap_or_else(|_| "Books".to_owned()),
+        limit: 20,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| usage());
+        let secs = |v: &str| Duration::from_secs_f64(v.parse().unwrap_or_else(|_| usage()));
+        match flag.as_str() {
+            "--op" => {
+                args.op = match value.as_str() {
+                    "get" => Op::Get,
+                    "author" => Op::Author,
+                    "category" => Op::Category,
+                    "patch" => Op::Patch,
+                    _ => usage(),
+                }
+            }
+            "--books" => args.books = value,
+            "--concurrency" => args.concurrency = value.parse().unwrap_or_else(|_| usage()),
+            "--duration" => args.duration = secs(&value),
+            "--warmup" => args.warmup = secs(&value),
+            "--table" => args.table = value,
+            "--limit" => args.limit = value.parse().unwrap_or_else(|_| usage()),
+            _ => usage(),
+        }
+    }
+    if args.books.is_empty() || args.concurrency == 0 {
+        usage();
+    }
+    args
+}
+
+fn load_keys(path: &str) -> Keys {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        eprintln!("bench_ceiling: cannot read {path}: {e}");
+        std::process::exit(1)
+    });
+    let books: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap_or_else(|e| {
+        eprintln!("bench_ceiling: {path} is not a JSON array of books: {e}");
+        std::process::exit(1)
+    });
+    let field = |b: &serde_json::Value, name: &str| {
+        b[name]
+            .as_str()
+            .unwrap_or_else(|| {
+                eprintln!("bench_ceiling: a book in {path} has no string {name:?}");
+                std::process::exit(1)
+            })
+            .to_owned()
+    };
+    let mut authors = BTreeSet::new();
+    let mut categories = BTreeSet::new();
+    let mut keys = Vec::with_capacity(books.len());
+    for b in &books {
+        let author = field(b, "author");
+        authors.insert(author.clone());
+        categories.insert(field(b, "category"));
+        keys.push((author, field(b, "title")));
+    }
+    if keys.is_empty() {
+        eprintln!("bench_ceiling: {path} has no books");
+        std::process::exit(1)
+    }
+    Keys {
+        books: keys,
+        authors: authors.into_iter().collect(),
+        categories: categories.into_iter().collect(),
+    }
+}
+
+/// This process's CPU time so far (user + system, all threads), in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3 (state);
+    // utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// A small xorshift generator: enough to spread keys, no extra dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+/// One request of the given kind, as the service would send it.
+async fn one_request(
+    client: &Client,
+    table: &str,
+    op: Op,
+    limit: i32,
+    keys: &Keys,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    match op {
+        Op::Get => {
+            let (author, title) = &keys.books[rng.below(keys.books.len())];
+            client
+                .get_item()
+                .table_name(table)
+                .set_key(Some(HashMap::from([
+                    ("Author".to_owned(), s(author)),
+                    ("Title".to_owned(), s(title)),
+                ])))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| format!("GetItem: {e:?}"))?
+                .item
+                .ok_or_else(|| format!("GetItem: no book {author:?} / {title:?}"))?;
+        }
+        Op::Author | Op::Category => {
+            let (attribute, partition, index) = if op == Op::Author {
+                let author = &keys.authors[rng.below(keys.authors.len())];
+                ("Author", author, None)
+            } else {
+                let category = &keys.categories[rng.below(keys.categories.len())];
+                ("Category", category, Some("CategoryIndex".to_owned()))
+            };
+            let out = client
+                .query()
+                .table_name(table)
+                .set_index_name(index)
+                .key_condition_expression("#n0 = :v0")
+                .expression_attribute_names("#n0", attribute)
+                .expression_attribute_values(":v0", s(partition))
+                .scan_index_forward(true)
+                .limit(limit + 1)
+                .set_consistent_read((op == Op::Author).then_some(true))
+                .send()
+                .await
+                .map_err(|e| format!("Query: {e:?}"))?;
+            if out.items().is_empty() {
+                return Err(format!("Query: no items for {attribute} = {partition:?}"));
+            }
+        }
+        Op::Patch => {
+            let (author, title) = &keys.books[rng.below(keys.books.len())];
+            let now = OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .ok()
+                .and_then(|t| t.format(&Rfc3339).ok())
+                .unwrap_or_default();
+            client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(HashMap::from([
+                    ("Author".to_owned(), s(author)),
+                    ("Title".to_owned(), s(title)),
+                ])))
+                .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
+                .condition_expression(
+                    "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
+                )
+                .set_expression_attribute_names(Some(HashMap::from([
+                    ("#n0".to_owned(), "Formats".to_owned()),
+                    ("#n1".to_owned(), "Audiobook".to_owned()),
+                    ("#n2".to_owned(), "UpdatedAt".to_owned()),
+                    ("#n3".to_owned(), "Version".to_owned()),
+                    ("#n4".to_owned(), "Author".to_owned()),
+                ])))
+                .set_expression_attribute_values(Some(HashMap::from([
+                    (":v0".to_owned(), s("X")),
+                    (":v1".to_owned(), s(&now)),
+                    (":v2".to_owned(), AttributeValue::N("1".to_owned())),
+                    (":v3".to_owned(), AttributeValue::N("31".to_owned())),
+                ])))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await
+                .map_err(|e| format!("UpdateItem: {e:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
+    f64::from(sorted_us[rank - 1]) / 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    let keys = Arc::new(load_keys(&args.books));
+    let sdk = bookstore::repository::load_sdk_config().await;
+    let client = bookstore::repository::build_client(&sdk);
+    let table: Arc<str> = Arc::from(args.table.as_str());
+
+    let begin = Instant::now();
+    let start = begin + args.warmup;
+    let end = start + args.duration;
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|w| {
+            let (client, keys, table) = (client.clone(), keys.clone(), table.clone());
+            let (op, limit) = (args.op, args.limit);
+            tokio::spawn(async move {
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+                let mut tally = Tally::default();
+                loop {
+                    let sent = Instant::now();
+                    if sent >= end {
+                        break;
+                    }
+                    let result = one_request(&client, &table, op, limit, &keys, &mut rng).await;
+                    let done = Instant::now();
+                    if done < start || done > end {
+                        continue;
+                    }
+                    match result {
+                        Ok(()) => {
+                            let us = done.duration_since(sent).as_micros();
+                            tally
+                                .latencies_us
+                                .push(u32::try_from(us).unwrap_or(u32::MAX));
+                        }
+                        Err(e) => {
+                            tally.errors += 1;
+                            tally.first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+
+    tokio::time::sleep_until(start.into()).await;
+    let cpu_before = cpu_ticks();
+    tokio::time::sleep_until(end.into()).await;
+    let cpu_after = cpu_ticks();
+
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let tally = worker.await.expect("a worker panicked");
+        latencies.extend(tally.latencies_us);
+        errors += tally.errors;
+        if let Some(e) = tally.first_error {
+            eprintln!("bench_ceiling: error: {e}");
+        }
+    }
+    latencies.sort_unstable();
+    let clk_tck: f64 = std::env::var("BENCH_CLK_TCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100.0);
+    let secs = args.duration.as_secs_f64();
+    let requests = latencies.len();
+    let cpu_s = (cpu_after - cpu_before) as f64 / clk_tck;
+    let report = serde_json::json!({
+        "op": args.op.name(),
+        "concurrency": args.concurrency,
+        "duration_s": secs,
+        "requests": requests,
+        "errors": errors,
+        "rps": requests as f64 / secs,
+        "p50_ms": percentile_ms(&latencies, 0.50),
+        "p99_ms": percentile_ms(&latencies, 0.99),
+        "cpu_s": cpu_s,
+        "cpu_ms_per_req": if requests > 0 { cpu_s * 1000.0 / requests as f64 } else { 0.0 },
+    });
+    println!("{report}");
+}

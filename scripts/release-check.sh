@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Builds the binary exactly as the Dockerfile does (release profile, the image's target, --locked)
+# and runs it here against the DynamoDB engine: migrate (twice, concurrently), seed, serve,
+# healthcheck, a request, SIGTERM. Prints the binary's size and its start-up time to ready.
+#
+#   scripts/release-check.sh            (starts and stops its own engine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=x86_64-unknown-linux-gnu # must match the Dockerfile's --target
+port=${BOOKSTORE_RELEASE_ENGINE_PORT:-8031}
+http_port=${BOOKSTORE_RELEASE_HTTP_PORT:-8097}
+table="Books-release-$$"
+work=$(mktemp -d)
+
+scripts/dynamodb-engine.sh start "$port"
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+  scripts/dynamodb-engine.sh stop "$port"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --locked --target "$target" --bin bookstore
+bin="target/$target/release/bookstore"
+
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export BOOKSTORE_TABLE="$table" BOOKSTORE_API_TOKENS=release-token BOOKSTORE_ADDR="127.0.0.1:$http_port"
+export RUST_LOG=warn
+
+fail() { echo "release-check: $*" >&2; exit 1; }
+
+# Two migrate processes at once, as two ECS tasks would start them.
+"$bin" migrate & a=$!
+"$bin" migrate & b=$!
+wait "$a" || fail "first concurrent migrate failed"
+wait "$b" || fail "second concurrent migrate failed"
+"$bin" seed
+
+# The health check must fail while nothing listens, then pass once the server is up.
+if "$bin" healthcheck 2>/dev/null; then fail "healthcheck passed with no server"; fi
+
+# Milliseconds from spawn to the first 200 from /health/ready, then SIGTERM must exit 0.
+cat >"$work/probe.py" <<'PY'
+import subprocess, sys, time, urllib.request
+binary, addr = sys.argv[1], sys.argv[2]
+start = time.monotonic()
+proc = subprocess.Popen([binary, "serve"], stdout=subprocess.DEVNULL)
+while True:
+    try:
+        if urllib.request.urlopen(f"http://{addr}/health/ready", timeout=1).status == 200:
+            break
+    except Exception:
+        pass
+    if time.monotonic() - start > 20:
+        proc.kill(); sys.exit("not ready within 20 s")
+    time.sleep(0.002)
+elapsed = (time.monotonic() - start) * 1000
+proc.terminate()
+code = proc.wait()
+if code != 0:
+    sys.exit(f"serve exited {code} on SIGTERM")
+print(f"{elapsed:.1f}")
+PY
+python=".tools/venv/bin/python"
+samples=()
+for _ in 1 2 3 4 5; do
+  samples+=("$("$python" "$work/probe.py" "$bin" "127.0.0.1:$http_port")") || fail "serve did not become ready or did not exit 0 on SIGTERM"
+done
+median=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)
+
+"$bin" serve & server_pid=$!
+for _ in $(seq 1 200); do "$bin" healthcheck 2>/dev/null && break; sleep 0.05; done
+"$bin" healthcheck || fail "healthcheck failed against a running server"
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/books/John%20Grisham/The%20Rainmaker")
+[ "$status" = 200 ] || fail "GET The Rainmaker answered $status"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "serve did not exit 0 on SIGTERM"
+server_pid=
+
+size=$(stat -c %s "$bin")
+echo "release-check: OK: $bin ($(numfmt --to=iec-i --suffix=B "$size"), $size bytes; $(file -b "$bin" | cut -d, -f1-2))"
+echo "release-check: start-up to ready (table migrated): median ${median} ms of 5: ${samples[*]}"
