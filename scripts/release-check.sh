@@ -22,6 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+grep -q -- "--target $target" Dockerfile || { echo "release-check: the Dockerfile no longer builds --target $target" >&2; exit 1; }
 cargo build --release --locked --target "$target" --bin bookstore
 bin="target/$target/release/bookstore"
 
