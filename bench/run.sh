@@ -27,7 +27,9 @@ if [ -z "${BENCH_OHA:-}" ]; then
   fi
 fi
 
-cargo build --release --locked --bin bookstore --example bench_ceiling
+# The service exactly as `cargo build --release` builds it, then the ceiling client.
+cargo build --release --locked
+cargo build --release --locked --example bench_ceiling
 
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
