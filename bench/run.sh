@@ -5,13 +5,12 @@
 #   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_STARTS=3 bench/run.sh   a quick run
 #
 # It installs the load generator (oha, from crates.io, once into .tools/oha), builds the release
-# binary and examples/bench_ceiling into target/bench-build, starts a local DynamoDB engine
+# binary (for the image's target, so it is the shipped binary) and examples/bench_ceiling, starts a local DynamoDB engine
 # (moto_server, scripts/dynamodb-engine.sh) on 127.0.0.1:$BENCH_ENGINE_PORT, and hands over to
 # bench/bench.py (settings: the BENCH_* variables at its top). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/bench-build}"
 engine_port=${BENCH_ENGINE_PORT:-8790}
 oha_version=1.16.0
 
@@ -27,9 +26,9 @@ if [ -z "${BENCH_OHA:-}" ]; then
   fi
 fi
 
-# The service exactly as `cargo build --release` builds it, then the ceiling client.
-cargo build --release --locked
-cargo build --release --locked --example bench_ceiling
+# The service exactly as the Dockerfile builds it (same target and profile), then the ceiling client.
+cargo build --release --locked --target x86_64-unknown-linux-gnu --bin bookstore
+cargo build --release --locked --target x86_64-unknown-linux-gnu --example bench_ceiling
 
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
