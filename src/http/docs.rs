@@ -5,8 +5,9 @@ use utoipa::{
     Modify, OpenApi,
     openapi::{
         RefOr, Schema,
+        header::Header,
         path::Operation,
-        schema::{SchemaType, Type},
+        schema::{ObjectBuilder, SchemaType, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -35,7 +36,7 @@ use super::{AppState, books, dto, formats, health, listings, problem, schemas};
         problem::Problem, problem::ProblemField, health::Health,
         schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix,
     )),
-    modifiers(&BearerAuth, &OptionalParametersAreNotNullable),
+    modifiers(&BearerAuth, &OptionalParametersAreNotNullable, &EveryResponseHasARequestId),
     tags(
         (name = "books", description = "One book by author and title"),
         (name = "formats", description = "A book's formats (hardcover, paperback, audiobook...)"),
@@ -93,18 +94,46 @@ struct OptionalParametersAreNotNullable;
 
 impl Modify for OptionalParametersAreNotNullable {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
-            ];
-            for operation in operations.into_iter().flatten() {
-                strip_null(operation);
+        for_each_operation(openapi, strip_null);
+    }
+}
+
+/// Every response carries `X-Request-Id` (the caller's or a new one), added by middleware.
+struct EveryResponseHasARequestId;
+
+impl Modify for EveryResponseHasARequestId {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for_each_operation(openapi, |operation| {
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String));
+                    header.description = Some(
+                        "The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too".to_owned(),
+                    );
+                    response
+                        .headers
+                        .insert("X-Request-Id".to_owned(), header.into());
+                }
             }
+        });
+    }
+}
+
+fn for_each_operation(
+    openapi: &mut utoipa::openapi::OpenApi,
+    mut visit: impl FnMut(&mut Operation),
+) {
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+        ];
+        for operation in operations.into_iter().flatten() {
+            visit(operation);
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{error_fields, problem, spawn_app, spawn_app_at};
+use crate::support::{always_failing_dynamodb, error_fields, problem, spawn_app, spawn_app_at};
 
 const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
 
@@ -220,4 +220,25 @@ async fn a_missing_table_is_a_503() {
     let app = spawn_app_at(&crate::support::engine_endpoint(), false).await;
 
     problem(app.get(HAMLET).await, StatusCode::SERVICE_UNAVAILABLE).await;
+}
+
+#[tokio::test]
+async fn throttling_is_a_503_and_a_dynamodb_bug_a_generic_500() {
+    for throttled in [
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+    ] {
+        let app = spawn_app_at(&always_failing_dynamodb(400, throttled).await, false).await;
+        assert_fast_503(&app).await;
+    }
+
+    // A request DynamoDB calls invalid is our bug: a 500 that leaks nothing.
+    let app = spawn_app_at(
+        &always_failing_dynamodb(400, "ValidationException").await,
+        false,
+    )
+    .await;
+    let body = problem(app.get(HAMLET).await, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(body["detail"], "an internal error occurred");
 }

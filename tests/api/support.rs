@@ -226,3 +226,35 @@ impl Proxy {
         }
     }
 }
+
+/// A fake DynamoDB endpoint that answers every call with one canned error, as DynamoDB does when
+/// it throttles: HTTP 400 with the error's `__type`.
+pub async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let body = format!(
+                    r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"canned"}}"#
+                );
+                let mut buffer = vec![0u8; 64 * 1024];
+                // One response per request read; good enough for the SDK's small requests.
+                while let Ok(n) = socket.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let response = format!(
+                        "HTTP/1.1 {status} Error\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: {error_type}\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    endpoint
+}
