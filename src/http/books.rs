@@ -14,10 +14,10 @@ use super::{
     AppState,
     conditional::{WritePrecondition, etag, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
-    extract::{BookPath, JsonBody},
+    extract::{BookPath, BookPathParams, JsonBody},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
-    schemas::{EntityTags, Name},
+    schemas::EntityTags,
 };
 use crate::{
     domain::{Book, BookContent, BookKey, FieldError, NewBook},
@@ -64,8 +64,7 @@ pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
 #[utoipa::path(
     get, path = "/books/{author}/{title}", operation_id = "getBook", tag = "books",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded (`Yes%2FNo` for `Yes/No`)", example = "The Rainmaker"),
+        BookPathParams,
         ("If-None-Match" = inline(Option<EntityTags>), Header, description = "ETags (or `*`); a match answers 304"),
     ),
     responses(
@@ -101,8 +100,7 @@ pub async fn get_book(
 #[utoipa::path(
     head, path = "/books/{author}/{title}", operation_id = "headBook", tag = "books",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("If-None-Match" = inline(Option<EntityTags>), Header, description = "ETags (or `*`); a match answers 304"),
     ),
     responses(
@@ -123,8 +121,7 @@ pub(super) fn head_book() {}
 #[utoipa::path(
     put, path = "/books/{author}/{title}", operation_id = "putBook", tag = "books",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("If-Match" = inline(Option<EntityTags>), Header, description = "Replace only if the stored ETag is listed (`*`: only if it exists)"),
         ("If-None-Match" = inline(Option<EntityTags>), Header, description = "`*`: create only, 412 if the book exists"),
     ),
@@ -201,8 +198,7 @@ pub async fn create_book(
 #[utoipa::path(
     delete, path = "/books/{author}/{title}", operation_id = "deleteBook", tag = "books",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("If-Match" = inline(Option<EntityTags>), Header, description = "Delete only if the stored ETag is listed (`*`: only if it exists)"),
     ),
     security(("bearer" = [])),

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use super::problem::ApiError;
+use super::{problem::ApiError, schemas::Name};
 use crate::domain::{BookKey, FieldError};
 
 /// Largest accepted request body.
@@ -117,9 +117,15 @@ where
 #[derive(Debug)]
 pub struct BookPath(pub BookKey);
 
-#[derive(serde::Deserialize)]
-struct BookPathParams {
+/// The path parameters of every book route, as they arrive and as the OpenAPI document lists them.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct BookPathParams {
+    /// The author, percent-encoded.
+    #[param(value_type = Name, example = "John Grisham")]
     author: String,
+    /// The title, percent-encoded (`Yes%2FNo` for `Yes/No`).
+    #[param(value_type = Name, example = "The Rainmaker")]
     title: String,
 }
 

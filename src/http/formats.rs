@@ -16,10 +16,10 @@ use super::{
     books::{book_response, for_book},
     conditional::WritePrecondition,
     dto::{BookResponse, FormatIdRequest, FormatPatchRequest},
-    extract::{ApiPath, BookPath, JsonBody},
+    extract::{ApiPath, BookPath, BookPathParams, JsonBody},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
-    schemas::{EntityTags, FormatName as FormatNameSchema, Name},
+    schemas::{EntityTags, FormatName as FormatNameSchema},
 };
 use crate::domain::{
     BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
@@ -40,8 +40,7 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(
     patch, path = "/books/{author}/{title}/formats", operation_id = "patchBookFormats", tag = "formats",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
     request_body(content = FormatPatchRequest, content_type = "application/json"),
@@ -81,8 +80,7 @@ pub(super) struct FormatPathParams {
 #[utoipa::path(
     put, path = "/books/{author}/{title}/formats/{format}", operation_id = "putBookFormat", tag = "formats",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("format" = FormatNameSchema, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
         ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
@@ -122,8 +120,7 @@ pub async fn put_format(
 #[utoipa::path(
     delete, path = "/books/{author}/{title}/formats/{format}", operation_id = "deleteBookFormat", tag = "formats",
     params(
-        ("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"),
-        ("title" = Name, Path, description = "The title, percent-encoded", example = "The Rainmaker"),
+        BookPathParams,
         ("format" = FormatNameSchema, Path, description = "The format name", example = "Paperback"),
         ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
     ),
