@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
-    http::{HeaderName, StatusCode},
+    http::HeaderName,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -80,7 +80,5 @@ pub fn log_response(response: &Response, latency: Duration, _span: &Span) {
 /// Turns a panic into a generic 500 problem; the panic is logged, never sent.
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    let mut response = ApiError::Internal.into_response();
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
+    ApiError::Internal.into_response()
 }

@@ -36,6 +36,18 @@ pub fn build_client(sdk: &SdkConfig) -> Client {
     Client::from_conf(config)
 }
 
+/// Backoff for retries the SDK does not make itself (UnprocessedItems / UnprocessedKeys):
+/// 50 ms doubling, capped at 5 s, with "equal jitter" (half fixed, half random).
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    let cap = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
+    // Jitter from the clock's sub-second noise is enough to spread retries; no RNG needed.
+    let noise = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    Duration::from_millis(cap / 2 + noise % (cap / 2 + 1))
+}
+
 /// Runs one DynamoDB call, counting it and timing it per operation for `/metrics`.
 pub(crate) async fn instrumented<T, E>(
     operation: &'static str,
@@ -49,4 +61,16 @@ pub(crate) async fn instrumented<T, E>(
     metrics::histogram!("dynamodb_request_duration_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        assert!(backoff(0) <= Duration::from_millis(50));
+        assert!(backoff(20) <= Duration::from_secs(5));
+        assert!(backoff(20) >= Duration::from_millis(2_500));
+    }
 }

@@ -526,7 +526,7 @@ impl BookRepository {
             {
                 Some(rest) if !rest.keys().is_empty() => {
                     pending = rest;
-                    tokio::time::sleep(seed::backoff(attempt)).await;
+                    tokio::time::sleep(client::backoff(attempt)).await;
                 }
                 _ => return Ok(found),
             }

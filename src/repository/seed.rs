@@ -1,13 +1,13 @@
 //! Loads books in bulk with BatchWriteItem (the `seed` command).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use serde::Deserialize;
 
 use super::{
     BookRepository,
-    client::instrumented,
+    client::{backoff, instrumented},
     error::StoreError,
     item::{BookItem, now_timestamp},
 };
@@ -59,17 +59,6 @@ pub fn parse_books(json: &str) -> Result<Vec<NewBook>, SeedFileError> {
     } else {
         Err(SeedFileError::Invalid(errors))
     }
-}
-
-/// Exponential backoff with full jitter: 50 ms doubling, capped at 5 s.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    let cap = 50u64.saturating_mul(1 << attempt.min(7)).min(5_000);
-    // Jitter from the clock's sub-second noise is enough to spread retries; no RNG needed.
-    let noise = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    Duration::from_millis(cap / 2 + noise % (cap / 2 + 1))
 }
 
 impl BookRepository {
@@ -138,12 +127,5 @@ mod tests {
     fn a_bad_book_is_named_by_position() {
         let err = parse_books(r#"[{"author":"A","title":"","category":"C"}]"#).unwrap_err();
         assert_eq!(err.to_string(), "[0].title: must not be empty");
-    }
-
-    #[test]
-    fn backoff_grows_and_stays_capped() {
-        assert!(backoff(0) <= Duration::from_millis(50));
-        assert!(backoff(20) <= Duration::from_secs(5));
-        assert!(backoff(20) >= Duration::from_millis(2_500));
     }
 }
