@@ -15,21 +15,15 @@ async fn get_with_a_matching_if_none_match_is_304() {
 
     for tag in ["\"1\"", "W/\"1\"", "\"7\", \"1\"", "*"] {
         let response = app
-            .request(Method::GET, HAMLET)
-            .header("If-None-Match", tag)
-            .send()
-            .await
-            .unwrap();
+            .conditional(Method::GET, HAMLET, ("If-None-Match", tag), None)
+            .await;
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{tag}");
         assert_eq!(response.headers()["etag"], "\"1\"");
         assert!(response.bytes().await.unwrap().is_empty());
     }
     let response = app
-        .request(Method::GET, HAMLET)
-        .header("If-None-Match", "\"2\"")
-        .send()
-        .await
-        .unwrap();
+        .conditional(Method::GET, HAMLET, ("If-None-Match", "\"2\""), None)
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -39,27 +33,26 @@ async fn writes_with_a_stale_if_match_are_412_and_change_nothing() {
     app.seed_tutorial().await;
 
     let stale = app
-        .authed(Method::PUT, HAMLET)
-        .header("If-Match", "\"7\"")
-        .json(&json!({"category": "Tragedy"}))
-        .send()
-        .await
-        .unwrap();
+        .conditional(
+            Method::PUT,
+            HAMLET,
+            ("If-Match", "\"7\""),
+            Some(json!({"category": "Tragedy"})),
+        )
+        .await;
     problem(stale, StatusCode::PRECONDITION_FAILED).await;
     let weak = app
-        .authed(Method::PATCH, &format!("{HAMLET}/formats"))
-        .header("If-Match", "W/\"1\"")
-        .json(&json!({"remove": ["Hardcover"]}))
-        .send()
-        .await
-        .unwrap();
+        .conditional(
+            Method::PATCH,
+            &format!("{HAMLET}/formats"),
+            ("If-Match", "W/\"1\""),
+            Some(json!({"remove": ["Hardcover"]})),
+        )
+        .await;
     problem(weak, StatusCode::PRECONDITION_FAILED).await;
     let delete = app
-        .authed(Method::DELETE, HAMLET)
-        .header("If-Match", "\"2\"")
-        .send()
-        .await
-        .unwrap();
+        .conditional(Method::DELETE, HAMLET, ("If-Match", "\"2\""), None)
+        .await;
     problem(delete, StatusCode::PRECONDITION_FAILED).await;
 
     let book: Value = app.get(HAMLET).await.json().await.unwrap();
@@ -69,19 +62,17 @@ async fn writes_with_a_stale_if_match_are_412_and_change_nothing() {
     );
 
     let current = app
-        .authed(Method::PATCH, &format!("{HAMLET}/formats"))
-        .header("If-Match", "\"5\", \"1\"")
-        .json(&json!({"remove": ["Hardcover"]}))
-        .send()
-        .await
-        .unwrap();
+        .conditional(
+            Method::PATCH,
+            &format!("{HAMLET}/formats"),
+            ("If-Match", "\"5\", \"1\""),
+            Some(json!({"remove": ["Hardcover"]})),
+        )
+        .await;
     assert_eq!(current.status(), StatusCode::OK);
     let delete = app
-        .authed(Method::DELETE, HAMLET)
-        .header("If-Match", "\"2\"")
-        .send()
-        .await
-        .unwrap();
+        .conditional(Method::DELETE, HAMLET, ("If-Match", "\"2\""), None)
+        .await;
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
 }
 
@@ -91,27 +82,26 @@ async fn if_match_on_a_missing_book_is_412_not_404() {
 
     for tag in ["*", "\"1\""] {
         let put = app
-            .authed(Method::PUT, "/books/Ghost/Book")
-            .header("If-Match", tag)
-            .json(&json!({"category": "C"}))
-            .send()
-            .await
-            .unwrap();
+            .conditional(
+                Method::PUT,
+                "/books/Ghost/Book",
+                ("If-Match", tag),
+                Some(json!({"category": "C"})),
+            )
+            .await;
         problem(put, StatusCode::PRECONDITION_FAILED).await;
         let patch = app
-            .authed(Method::PATCH, "/books/Ghost/Book/formats")
-            .header("If-Match", tag)
-            .json(&json!({"add": {"A": "B"}}))
-            .send()
-            .await
-            .unwrap();
+            .conditional(
+                Method::PATCH,
+                "/books/Ghost/Book/formats",
+                ("If-Match", tag),
+                Some(json!({"add": {"A": "B"}})),
+            )
+            .await;
         problem(patch, StatusCode::PRECONDITION_FAILED).await;
         let delete = app
-            .authed(Method::DELETE, "/books/Ghost/Book")
-            .header("If-Match", tag)
-            .send()
-            .await
-            .unwrap();
+            .conditional(Method::DELETE, "/books/Ghost/Book", ("If-Match", tag), None)
+            .await;
         problem(delete, StatusCode::PRECONDITION_FAILED).await;
     }
     problem(app.get("/books/Ghost/Book").await, StatusCode::NOT_FOUND).await;
@@ -121,14 +111,16 @@ async fn if_match_on_a_missing_book_is_412_not_404() {
 async fn put_with_if_none_match_star_only_creates() {
     let app = spawn_app().await;
     let create = || {
-        app.authed(Method::PUT, "/books/Once/Only")
-            .header("If-None-Match", "*")
-            .json(&json!({"category": "C"}))
-            .send()
+        app.conditional(
+            Method::PUT,
+            "/books/Once/Only",
+            ("If-None-Match", "*"),
+            Some(json!({"category": "C"})),
+        )
     };
 
-    assert_eq!(create().await.unwrap().status(), StatusCode::CREATED);
-    problem(create().await.unwrap(), StatusCode::PRECONDITION_FAILED).await;
+    assert_eq!(create().await.status(), StatusCode::CREATED);
+    problem(create().await, StatusCode::PRECONDITION_FAILED).await;
 }
 
 #[tokio::test]
@@ -137,12 +129,13 @@ async fn malformed_precondition_headers_are_400() {
     app.seed_tutorial().await;
 
     let response = app
-        .authed(Method::PUT, HAMLET)
-        .header("If-Match", "1")
-        .json(&json!({"category": "C"}))
-        .send()
-        .await
-        .unwrap();
+        .conditional(
+            Method::PUT,
+            HAMLET,
+            ("If-Match", "1"),
+            Some(json!({"category": "C"})),
+        )
+        .await;
     problem(response, StatusCode::BAD_REQUEST).await;
 }
 

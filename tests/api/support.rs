@@ -104,6 +104,22 @@ impl TestApp {
         self.authed(method, path).json(&body).send().await.unwrap()
     }
 
+    /// A request with one precondition header (`If-Match` / `If-None-Match`), an optional JSON
+    /// body and the token (reads ignore it).
+    pub async fn conditional(
+        &self,
+        method: Method,
+        path: &str,
+        (header, value): (&str, &str),
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.authed(method, path).header(header, value);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     /// Puts the tutorial's five books in the table with the real seed code.
     pub async fn seed_tutorial(&self) {
         let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
