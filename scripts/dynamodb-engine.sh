@@ -1,44 +1,65 @@
 #!/usr/bin/env bash
-# Fetches and runs the local DynamoDB engine: moto_server from PyPI, in a venv under .tools/.
+# Installs and runs the local DynamoDB engine the tests, the local run and the benchmark use.
 #
 #   scripts/dynamodb-engine.sh start [PORT]   start it on 127.0.0.1:PORT (default 8000), wait until it answers
 #   scripts/dynamodb-engine.sh stop [PORT]    stop the one this script started on PORT
 #   scripts/dynamodb-engine.sh status [PORT]  exit 0 if something answers DynamoDB calls on PORT
-#   scripts/dynamodb-engine.sh install        only install it (its venv also has boto3, for the tutorial test)
+#   scripts/dynamodb-engine.sh install        only install it
+#   scripts/dynamodb-engine.sh path           print the engine's executable (installing it first)
 #
-# Why moto and not DynamoDB Local: this workplace's package policy marks the Maven artifact
-# software.amazon.dynamodb:DynamoDBLocal "not-to-use" (the vendor's licence is not open source).
-# moto_server runs the whole tutorial flow (UpdateTable-added GSIs and transactions included).
-# Any other engine, DynamoDB Local in Docker included, can be used by pointing
-# BOOKSTORE_TEST_DYNAMODB_ENDPOINT (tests) or AWS_ENDPOINT_URL_DYNAMODB (the service) at it.
+#   BOOKSTORE_ENGINE=dynoxide (default)  dynoxide 3.2.0 (crates.io `dynoxide-rs`, Rust, SQLite-backed),
+#                                        built once with `cargo install --locked` into .tools/dynoxide-3.2.0
+#   BOOKSTORE_ENGINE=moto                moto_server (PyPI, scripts/engine-requirements.txt) in .tools/venv
+#   BOOKSTORE_ENGINE_DB=FILE             dynoxide keeps its tables in this SQLite file (default: in memory)
+#
+# Why these two and not DynamoDB Local: its licence is not open source. dynoxide is the default because
+# it follows DynamoDB's validation and serialises conditional writes to one item; moto is the second
+# opinion the integration suite also passes on, because the two deviate from DynamoDB in different places.
+# Neither is ever part of the production image.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
-venv="$tools/venv"
+engine=${BOOKSTORE_ENGINE:-dynoxide}
 cmd=${1:-}
 port=${2:-8000}
 pidfile="$tools/engine-$port.pid"
 logfile="$tools/engine-$port.log"
 
+dynoxide_version=3.2.0
+dynoxide_root="$tools/dynoxide-$dynoxide_version"
+dynoxide_bin="$dynoxide_root/bin/dynoxide"
+venv="$tools/venv"
+
 die() { echo "dynamodb-engine: $*" >&2; exit 1; }
 
 answers() {
-  # A DynamoDB ListTables call; any engine that speaks the protocol answers 200.
-  "$venv/bin/python" - "$port" <<'PY' >/dev/null 2>&1
-import sys, urllib.request
-req = urllib.request.Request(
-    f"http://127.0.0.1:{sys.argv[1]}/", data=b"{}", method="POST",
-    headers={"X-Amz-Target": "DynamoDB_20120810.ListTables",
-             "Content-Type": "application/x-amz-json-1.0",
-             "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"})
-urllib.request.urlopen(req, timeout=2).read()
-PY
+  # A signed-looking ListTables call; any engine that speaks the protocol answers 200 (local engines
+  # check that a signature is there, not that it is right).
+  curl -fsS -o /dev/null --max-time 2 -X POST "http://127.0.0.1:$port/" \
+    -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H 'Content-Type: application/x-amz-json-1.0' \
+    -H 'X-Amz-Date: 20260101T000000Z' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+    -d '{}' 2>/dev/null
 }
 
-install() {
-  command -v python3 >/dev/null || die "python3 is required (Debian: apt-get install python3 python3-venv)"
-  local stamp="$venv/.installed-$(sha256sum "$root/scripts/engine-requirements.txt" | cut -c1-16)"
+install_dynoxide() {
+  [ -x "$dynoxide_bin" ] && return 0
+  command -v cargo >/dev/null || die "cargo is required to build dynoxide (install Rust with rustup)"
+  echo "dynamodb-engine: building dynoxide $dynoxide_version into $dynoxide_root (once, about 5 minutes)" >&2
+  # Only the features the HTTP server needs: no MCP server, no import tooling.
+  cargo install --locked --quiet dynoxide-rs --version "$dynoxide_version" \
+      --no-default-features --features native-sqlite,http-server,cli \
+      --root "$dynoxide_root" --target-dir "$tools/dynoxide-build" \
+    || die "cargo install dynoxide-rs $dynoxide_version failed (it needs crates.io and a C compiler for SQLite)"
+  rm -rf "$tools/dynoxide-build"
+}
+
+install_moto() {
+  command -v python3 >/dev/null || die "python3 is required for moto (Debian: apt-get install python3 python3-venv)"
+  local stamp
+  stamp="$venv/.installed-$(sha256sum "$root/scripts/engine-requirements.txt" | cut -c1-16)"
   [ -f "$stamp" ] && return 0
   mkdir -p "$tools"
   if [ ! -x "$venv/bin/python" ]; then
@@ -50,40 +71,73 @@ install() {
   touch "$stamp"
 }
 
-case "$cmd" in
-  install)
-    install
-    ;;
-  start)
-    install
-    if answers; then
-      echo "dynamodb-engine: already answering on 127.0.0.1:$port" >&2
-      exit 0
-    fi
-    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 100); do
-      if answers; then
-        echo "dynamodb-engine: moto_server answering on 127.0.0.1:$port (log: $logfile)" >&2
-        exit 0
+install() {
+  mkdir -p "$tools"
+  case "$engine" in
+    dynoxide) install_dynoxide ;;
+    moto) install_moto ;;
+    *) die "BOOKSTORE_ENGINE must be dynoxide or moto, not '$engine'" ;;
+  esac
+}
+
+start() {
+  install
+  command -v curl >/dev/null || die "curl is required (Debian: apt-get install curl)"
+  if answers; then
+    echo "dynamodb-engine: something already answers on 127.0.0.1:$port; using it" >&2
+    return 0
+  fi
+  case "$engine" in
+    dynoxide)
+      local args=(--host 127.0.0.1 --port "$port")
+      if [ -n "${BOOKSTORE_ENGINE_DB:-}" ]; then
+        mkdir -p "$(dirname "$BOOKSTORE_ENGINE_DB")"
+        args+=(--db-path "$BOOKSTORE_ENGINE_DB")
       fi
-      kill -0 "$(cat "$pidfile")" 2>/dev/null || break
-      sleep 0.2
-    done
-    tail -n 20 "$logfile" >&2 || true
-    die "moto_server did not start on 127.0.0.1:$port (see the log above)"
-    ;;
-  stop)
-    if [ -f "$pidfile" ]; then
-      kill "$(cat "$pidfile")" 2>/dev/null || true
-      rm -f "$pidfile"
+      nohup "$dynoxide_bin" "${args[@]}" >"$logfile" 2>&1 &
+      ;;
+    moto)
+      nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+      ;;
+  esac
+  echo $! >"$pidfile"
+  for _ in $(seq 1 150); do
+    if answers; then
+      echo "dynamodb-engine: $engine answering on 127.0.0.1:$port${BOOKSTORE_ENGINE_DB:+ (data in $BOOKSTORE_ENGINE_DB)} (log: $logfile)" >&2
+      return 0
     fi
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+    sleep 0.2
+  done
+  tail -n 20 "$logfile" >&2 || true
+  die "$engine did not start on 127.0.0.1:$port (see the log above)"
+}
+
+stop() {
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  rm -f "$pidfile"
+  kill "$pid" 2>/dev/null || return 0
+  # Wait, so a persisted database is closed and the port is free when this returns.
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+case "$cmd" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) answers ;;
+  path)
+    install
+    case "$engine" in
+      dynoxide) echo "$dynoxide_bin" ;;
+      moto) echo "$venv/bin/moto_server" ;;
+    esac
     ;;
-  status)
-    [ -x "$venv/bin/python" ] || exit 1
-    answers
-    ;;
-  *)
-    die "usage: $0 install|start|stop|status [PORT]"
-    ;;
+  *) die "usage: $0 install|start|stop|status|path [PORT]" ;;
 esac

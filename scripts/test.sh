@@ -2,26 +2,39 @@
 # The whole test suite, from a fresh machine. CI runs exactly this.
 #
 #  1. cargo fmt --check and clippy -D warnings
-#  2. every unit and integration test, against a real DynamoDB engine started here
-#  3. the OpenAPI document: valid 3.1, and a typed TypeScript client compiles against it
-#  4. the deployment artefacts: cfn-lint, hadolint, IAM least privilege, compose config
-#  5. the release binary the image ships: migrate, serve, healthcheck, SIGTERM, start-up time
-#  6. that binary live: the /docs page in headless Chromium, and a schemathesis contract test
+#  2. every unit and integration test against dynoxide (the default engine), including the
+#     tests that need conditional writes to one item to be serialised (tests/serialised_writes)
+#  3. the integration suite (tests/api) again against moto_server, the second engine
+#  4. the OpenAPI document: valid 3.1, and a typed TypeScript client compiles against it
+#  5. the deployment artefacts: cfn-lint, hadolint, IAM least privilege, compose config
+#  6. the release binary the image ships: migrate, serve, healthcheck, SIGTERM, start-up time
+#  7. that binary live: the /docs page in headless Chromium, and a schemathesis contract test
 #
-# Each step fails loudly, saying what is missing; nothing is skipped.
+# Each step fails loudly, saying what is missing; nothing is skipped. Both engines are started
+# here (scripts/dynamodb-engine.sh) unless BOOKSTORE_TEST_DYNAMODB_ENDPOINT points at one already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port=${BOOKSTORE_TEST_ENGINE_PORT:-8011}
+dynoxide_port=${BOOKSTORE_TEST_ENGINE_PORT:-8011}
+moto_port=${BOOKSTORE_TEST_MOTO_PORT:-8012}
+
+# The tutorial-compatibility test runs the tutorial's boto3 calls with moto's Python, which has boto3.
+BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh install
+export BOOKSTORE_TEST_PYTHON=${BOOKSTORE_TEST_PYTHON:-$PWD/.tools/venv/bin/python}
+
+started=()
+# shellcheck disable=SC2329  # called by the EXIT trap
+stop_engines() {
+  for port in "${started[@]}"; do scripts/dynamodb-engine.sh stop "$port" || true; done
+}
+trap stop_engines EXIT
 if [ -z "${BOOKSTORE_TEST_DYNAMODB_ENDPOINT:-}" ]; then
-  scripts/dynamodb-engine.sh start "$port"
-  trap 'scripts/dynamodb-engine.sh stop "$port"' EXIT
-  export BOOKSTORE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-fi
-# The tutorial-compatibility test runs the tutorial's boto3 calls with the engine's Python.
-if [ -z "${BOOKSTORE_TEST_PYTHON:-}" ]; then
-  scripts/dynamodb-engine.sh install
-  export BOOKSTORE_TEST_PYTHON="$PWD/.tools/venv/bin/python"
+  BOOKSTORE_ENGINE=dynoxide scripts/dynamodb-engine.sh start "$dynoxide_port"
+  started+=("$dynoxide_port")
+  BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh start "$moto_port"
+  started+=("$moto_port")
+  export BOOKSTORE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$dynoxide_port"
+  moto_endpoint="http://127.0.0.1:$moto_port"
 fi
 
 log=$(mktemp)
@@ -34,7 +47,13 @@ step() {
 
 step cargo fmt --all -- --check
 step cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked 2>&1 | tee "$log"
+echo "==> cargo test --all-targets (engine: $BOOKSTORE_TEST_DYNAMODB_ENDPOINT)"
+BOOKSTORE_TEST_ENGINE=dynoxide cargo test --all-targets --locked 2>&1 | tee "$log"
+if [ -n "${moto_endpoint:-}" ]; then
+  echo "==> cargo test --test api (engine: moto_server at $moto_endpoint)"
+  BOOKSTORE_TEST_ENGINE=moto BOOKSTORE_TEST_DYNAMODB_ENDPOINT="$moto_endpoint" \
+    cargo test --locked --test api 2>&1 | tee -a "$log"
+fi
 tests=$(awk '/^test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) } END { print s + 0 }' "$log")
 step scripts/check-openapi.sh
 step scripts/lint-deploy.sh

@@ -95,8 +95,14 @@ async fn seed(args: SeedArgs) -> Result<(), CliError> {
         reason: e.to_string(),
     })?;
     let repo = repository(&args.table).await?;
-    let written = repo.seed(&books).await?;
-    tracing::info!(written, source, table = repo.table(), "seeded");
+    let report = repo.seed(&books).await?;
+    tracing::info!(
+        created = report.created,
+        kept = report.kept,
+        source,
+        table = repo.table(),
+        "seeded (books that already existed were kept as they are)"
+    );
     Ok(())
 }
 

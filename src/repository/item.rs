@@ -93,6 +93,17 @@ pub(crate) fn key(key: &BookKey) -> Item {
     ])
 }
 
+/// The item an old image (`ReturnValues: ALL_OLD`, or `ALL_OLD` on a failed condition) shows,
+/// `None` when there was no item.
+///
+/// DynamoDB returns no attributes for a missing item, but dynoxide 3.2 returns the key
+/// attributes of the request instead. An image with nothing but the key counts as no item here:
+/// that is exactly DynamoDB's answer for a missing item, and on DynamoDB an item holding only its
+/// key is no book either (it has no category to serve), so writing over it is a create.
+pub(crate) fn stored_image(attributes: Option<Item>) -> Option<Item> {
+    attributes.filter(|a| a.keys().any(|name| name != AUTHOR && name != TITLE))
+}
+
 /// Now, truncated to whole seconds and written as RFC 3339 (`2026-11-23T10:00:00Z`).
 pub(crate) fn now_timestamp() -> String {
     let now = OffsetDateTime::now_utc()
@@ -149,6 +160,20 @@ mod tests {
         };
         assert_eq!(formats["Hardcover"], AttributeValue::S("J4SUKVGU".into()));
         assert!(!item.contains_key("UpdatedAt"));
+    }
+
+    #[test]
+    fn an_image_with_only_the_key_is_no_item() {
+        let key_only = key(&BookKey {
+            author: crate::domain::Author::parse("A").unwrap(),
+            title: crate::domain::Title::parse("T").unwrap(),
+        });
+        assert_eq!(stored_image(None), None);
+        assert_eq!(stored_image(Some(Item::new())), None);
+        assert_eq!(stored_image(Some(key_only.clone())), None);
+        let mut book = key_only;
+        book.insert(CATEGORY.to_owned(), AttributeValue::S("C".into()));
+        assert_eq!(stored_image(Some(book.clone())), Some(book));
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl BookRepository {
             .return_values(ReturnValue::AllOld)
             .send();
         let old = match instrumented("UpdateItem", call).await {
-            Ok(output) => output.attributes.filter(|a| !a.is_empty()),
+            Ok(output) => item::stored_image(output.attributes),
             Err(e) if is_update_conflict(&e) => return Err(StoreError::PreconditionFailed),
             Err(e) => return Err(StoreError::from_sdk("UpdateItem", e)),
         };
@@ -180,8 +180,10 @@ impl BookRepository {
             .return_values(ReturnValue::AllOld)
             .send();
         match instrumented("DeleteItem", call).await {
-            Ok(output) if output.attributes().is_some_and(|a| !a.is_empty()) => Ok(()),
-            Ok(_) => Err(StoreError::NotFound),
+            Ok(output) => match item::stored_image(output.attributes) {
+                Some(_) => Ok(()),
+                None => Err(StoreError::NotFound),
+            },
             Err(e)
                 if matches!(
                     e.as_service_error(),
@@ -315,10 +317,8 @@ impl BookRepository {
             }
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
-                    let old = ccf
-                        .item()
-                        .filter(|i| !i.is_empty())
-                        .map(|i| BookItem::from_item(i.clone()).map_err(StoreError::malformed_item))
+                    let old = item::stored_image(ccf.item().cloned())
+                        .map(|i| BookItem::from_item(i).map_err(StoreError::malformed_item))
                         .transpose()?;
                     Ok(UpdateResult::Refused(old))
                 }

@@ -1,25 +1,17 @@
-//! Loads books in bulk with BatchWriteItem (the `seed` command).
+//! Loads books that do not exist yet (the `seed` command).
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use serde::Deserialize;
 
-use super::{
-    BookRepository,
-    client::{backoff, instrumented},
-    error::StoreError,
-    item::{BookItem, now_timestamp},
-};
+use super::{BookRepository, error::StoreError};
 use crate::domain::{FieldError, NewBook};
 
 /// The tutorial's five sample books, shipped with the binary.
 pub const TUTORIAL_BOOKS: &str = include_str!("../../data/tutorial_books.json");
 
-/// BatchWriteItem takes at most 25 requests.
-const BATCH_SIZE: usize = 25;
-/// Rounds of retrying UnprocessedItems before giving up.
-const MAX_ROUNDS: u32 = 10;
+/// PutItem calls in flight while seeding: enough to load the benchmark's 10,000 books in seconds.
+const SEED_CONCURRENCY: usize = 16;
 
 /// One book in a seed file: the same fields as `POST /books`.
 #[derive(Debug, Deserialize)]
@@ -61,54 +53,43 @@ pub fn parse_books(json: &str) -> Result<Vec<NewBook>, SeedFileError> {
     }
 }
 
+/// What a seed run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Books that did not exist and were written.
+    pub created: usize,
+    /// Books that already existed and were left as they are.
+    pub kept: usize,
+}
+
 impl BookRepository {
-    /// Writes every book with BatchWriteItem, 25 at a time, retrying UnprocessedItems (which
-    /// DynamoDB returns with HTTP 200 and the SDK does not retry) with backoff.
+    /// Creates every book that does not exist yet, leaving existing ones untouched, so seeding
+    /// twice (or after a user changed a seeded book) loses nothing.
     ///
-    /// A seeded book is written whole, version 1: seeding replaces books it loads.
-    pub async fn seed(&self, books: &[NewBook]) -> Result<usize, StoreError> {
-        let now = now_timestamp();
-        for chunk in books.chunks(BATCH_SIZE) {
-            let mut pending = chunk
-                .iter()
-                .map(|book| {
-                    let item = BookItem::new(book, &now)
-                        .to_item()
-                        .map_err(StoreError::malformed_item)?;
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(|e| StoreError::Internal(e.to_string()))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            let mut round = 0;
-            while !pending.is_empty() {
-                if round == MAX_ROUNDS {
-                    return Err(StoreError::Unavailable(format!(
-                        "BatchWriteItem: {} items still unprocessed",
-                        pending.len()
-                    )));
-                }
-                if round > 0 {
-                    tokio::time::sleep(backoff(round)).await;
-                }
-                let call = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(self.table(), pending)
-                    .send();
-                let output = instrumented("BatchWriteItem", call)
-                    .await
-                    .map_err(|e| StoreError::from_sdk("BatchWriteItem", e))?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(self.table()))
-                    .unwrap_or_default();
-                round += 1;
+    /// One conditional PutItem per book, [`SEED_CONCURRENCY`] at a time: BatchWriteItem would be
+    /// fewer calls but cannot carry a condition, so it would overwrite what a user changed.
+    pub async fn seed(&self, books: &[NewBook]) -> Result<SeedReport, StoreError> {
+        let mut report = SeedReport {
+            created: 0,
+            kept: 0,
+        };
+        let mut pending = books.iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < SEED_CONCURRENCY {
+                let Some(book) = pending.next() else { break };
+                let (repo, book) = (self.clone(), book.clone());
+                running.spawn(async move { repo.create(&book).await });
+            }
+            let Some(done) = running.join_next().await else {
+                return Ok(report);
+            };
+            match done.map_err(|e| StoreError::Internal(format!("seed task: {e}")))? {
+                Ok(_) => report.created += 1,
+                Err(StoreError::AlreadyExists) => report.kept += 1,
+                Err(e) => return Err(e),
             }
         }
-        Ok(books.len())
     }
 }
 
