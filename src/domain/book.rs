@@ -80,6 +80,9 @@ pub enum FormatChangeError {
     /// More formats are added than a book can hold.
     #[error("a book has at most {MAX_FORMATS} formats, the change adds {0}")]
     TooMany(usize),
+    /// More names are removed than a book can hold (a bound on the DynamoDB expression, too).
+    #[error("a change removes at most {MAX_FORMATS} formats, this one removes {0}")]
+    TooManyRemoved(usize),
 }
 
 impl FormatChange {
@@ -93,6 +96,11 @@ impl FormatChange {
         }
         if add.len() > MAX_FORMATS {
             return Err(FormatChangeError::TooMany(add.len()));
+        }
+        // A book never holds more than MAX_FORMATS names, so a longer list removes nothing more,
+        // and it keeps the UpdateExpression far inside DynamoDB's 4 KB limit.
+        if remove.len() > MAX_FORMATS {
+            return Err(FormatChangeError::TooManyRemoved(remove.len()));
         }
         Ok(Self { add, remove })
     }

@@ -124,9 +124,9 @@ pub struct FormatPatchRequest {
     #[serde(default)]
     #[schema(value_type = Option<Formats>)]
     pub add: Option<BTreeMap<String, String>>,
-    /// Format names to remove; removing an absent one is not an error. Default empty.
+    /// Format names to remove (at most 32); removing an absent one is not an error. Default empty.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<FormatName>>)]
+    #[schema(value_type = Option<Vec<FormatName>>, max_items = 32)]
     pub remove: Option<Vec<String>>,
 }
 

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::domain::{
     BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
-    Formats, Validator,
+    Formats, MAX_FORMATS, Validator,
 };
 
 /// The routes of this module.
@@ -59,11 +59,17 @@ pub async fn patch_formats(
     WritePrecondition(expectation): WritePrecondition,
     JsonBody(body): JsonBody<FormatPatchRequest>,
 ) -> Result<Response, ApiError> {
+    let remove = body.remove.unwrap_or_default();
+    // Refused before each name is checked, so a huge list costs no more than a short one.
+    if remove.len() > MAX_FORMATS {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "remove",
+            FormatChangeError::TooManyRemoved(remove.len()),
+        )]));
+    }
     let mut v = Validator::default();
     let add = v.formats("formats", body.add.unwrap_or_default());
-    let remove: BTreeSet<FormatName> = body
-        .remove
-        .unwrap_or_default()
+    let remove: BTreeSet<FormatName> = remove
         .into_iter()
         .filter_map(|name| v.check(&format!("formats.{name}"), FormatName::parse(name)))
         .collect();
@@ -162,6 +168,7 @@ async fn apply(
         let field = match &e {
             FormatChangeError::AddedAndRemoved(name) => format!("formats.{name}"),
             FormatChangeError::Empty | FormatChangeError::TooMany(_) => "formats".to_owned(),
+            FormatChangeError::TooManyRemoved(_) => "remove".to_owned(),
         };
         ApiError::Validation(vec![FieldError::new(field, e)])
     })?;

@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
-use crate::domain::SortOrder;
+use crate::domain::{Author, SortOrder, Title};
 
 /// Longest cursor accepted; real ones are a few hundred bytes.
 const MAX_ENCODED_LEN: usize = 4096;
@@ -78,6 +78,16 @@ impl Cursor {
                 "cursor belongs to another listing (author, category, prefix or order)",
             ));
         }
+        // The keys become the ExclusiveStartKey, so they pass the same name rules as a book's:
+        // DynamoDB refuses an empty key value, and that must be this client's 400, not our 500.
+        if Title::parse(cursor.title.as_str()).is_err()
+            || cursor
+                .author
+                .as_deref()
+                .is_some_and(|a| Author::parse(a).is_err())
+        {
+            return Err(StoreError::InvalidCursor("cursor is malformed"));
+        }
         // A start key outside the key condition makes DynamoDB fail the query; refuse it here.
         if !cursor.title.starts_with(&scope.prefix) {
             return Err(StoreError::InvalidCursor("cursor is malformed"));
@@ -122,6 +132,29 @@ mod tests {
         assert!(Cursor::decode("not a cursor!", &scope()).is_err());
         assert!(Cursor::decode(&encoded[..encoded.len() - 3], &scope()).is_err());
         assert!(Cursor::decode(&"A".repeat(5000), &scope()).is_err());
+    }
+
+    #[test]
+    fn refuses_keys_that_break_the_name_rules() {
+        let scope = Scope::new("author", "John Grisham", None, SortOrder::Asc);
+        for title in ["", " The Firm", "a\u{0}b", &"x".repeat(257)] {
+            let cursor = Cursor {
+                scope: scope.clone(),
+                title: title.into(),
+                author: None,
+            };
+            assert!(
+                Cursor::decode(&cursor.encode(), &scope).is_err(),
+                "{title:?}"
+            );
+        }
+        let scope = Scope::new("category", "Suspense", None, SortOrder::Asc);
+        let cursor = Cursor {
+            scope: scope.clone(),
+            title: "The Firm".into(),
+            author: Some(String::new()),
+        };
+        assert!(Cursor::decode(&cursor.encode(), &scope).is_err());
     }
 
     #[test]

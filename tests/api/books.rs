@@ -233,3 +233,54 @@ async fn items_written_by_the_tutorial_scripts_are_served_and_writable() {
     assert_eq!(raw["Version"], AttributeValue::N("1".into()));
     assert_eq!(raw["Category"], AttributeValue::S("Suspense".into()));
 }
+
+#[tokio::test]
+async fn put_tells_created_from_replaced_on_every_engine() {
+    // dynoxide answers ALL_OLD for a missing item with the key attributes, DynamoDB with none;
+    // both must read as "created". A tutorial item (key and Category) must read as "replaced".
+    let app = spawn_app().await;
+    let created = app
+        .write(Method::PUT, "/books/Engine/New", json!({"category": "C"}))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let again = app
+        .write(Method::PUT, "/books/Engine/New", json!({"category": "D"}))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+
+    let tutorial_item = HashMap::from([
+        ("Author".to_owned(), AttributeValue::S("Engine".into())),
+        ("Title".to_owned(), AttributeValue::S("Tutorial".into())),
+        ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+    ]);
+    app.repo
+        .client()
+        .put_item()
+        .table_name(app.repo.table())
+        .set_item(Some(tutorial_item))
+        .send()
+        .await
+        .unwrap();
+    let replaced = app
+        .write(
+            Method::PUT,
+            "/books/Engine/Tutorial",
+            json!({"category": "C"}),
+        )
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let book: Value = replaced.json().await.unwrap();
+    assert_eq!(book["version"], 1);
+}
+
+#[tokio::test]
+async fn deleting_a_missing_book_is_404_on_every_engine() {
+    // The same ALL_OLD difference as above, on DeleteItem.
+    let app = spawn_app().await;
+    let response = app
+        .authed(Method::DELETE, "/books/Engine/Never%20Written")
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::NOT_FOUND).await;
+}

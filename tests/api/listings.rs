@@ -167,12 +167,24 @@ async fn forged_and_malformed_cursors_are_400() {
         b64(
             json!({"s": "author", "k": "Prolific", "p": "", "o": "asc", "t": "x", "a": "Prolific"}),
         ),
+        // Keys DynamoDB itself refuses (an empty key value): the engine must never see them.
+        b64(json!({"s": "author", "k": "Prolific", "p": "", "o": "asc", "t": ""})),
+        b64(json!({"s": "author", "k": "Prolific", "p": "", "o": "asc", "t": "x".repeat(2000)})),
     ] {
         let response = app
             .get(&format!("/authors/Prolific/books?cursor={}", enc(&bad)))
             .await;
         problem(response, StatusCode::BAD_REQUEST).await;
     }
+    let empty_author =
+        b64(json!({"s": "category", "k": "Prolific", "p": "", "o": "asc", "t": "x", "a": ""}));
+    let response = app
+        .get(&format!(
+            "/categories/Prolific/books?cursor={}",
+            enc(&empty_author)
+        ))
+        .await;
+    problem(response, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]

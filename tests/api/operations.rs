@@ -190,3 +190,29 @@ fn every_route_of_the_contract_is_documented() {
         );
     }
 }
+
+#[tokio::test]
+async fn seeding_again_keeps_books_users_changed() {
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+    let path = "/books/John%20Grisham/The%20Rainmaker";
+    let changed = app
+        .write(Method::PUT, path, serde_json::json!({"category": "Legal"}))
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    app.authed(Method::DELETE, "/books/William%20Shakespeare/Hamlet")
+        .send()
+        .await
+        .unwrap();
+
+    let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
+    let report = app.repo.seed(&books).await.unwrap();
+
+    // Only the deleted book comes back; the changed one is left as the user wrote it.
+    assert_eq!((report.created, report.kept), (1, 4));
+    let book: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(
+        (book["category"].as_str(), book["version"].as_u64()),
+        (Some("Legal"), Some(2))
+    );
+}

@@ -1,0 +1,164 @@
+//! Concurrent conditional writes to one book: the tests that need the engine to serialise them.
+//!
+//! DynamoDB applies each write's condition and update atomically, one write at a time per item,
+//! and the service's optimistic concurrency rests on that. dynoxide does the same; moto does not
+//! always (two of twenty `If-None-Match: *` creates both won there), so `scripts/test.sh` runs this
+//! target on dynoxide only, and the rest of the suite (tests/api) on both engines. Against real
+//! DynamoDB every test here must pass.
+
+// The harness is shared with tests/api; this target uses only part of it.
+#[allow(dead_code)]
+#[path = "../api/support.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+
+use futures_util::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use support::spawn_app;
+
+/// Refuses to run on an engine known not to serialise conditional writes, rather than fail
+/// at random there.
+fn require_serialising_engine() {
+    if std::env::var("BOOKSTORE_TEST_ENGINE").as_deref() == Ok("moto") {
+        panic!(
+            "tests/serialised_writes needs an engine that serialises conditional writes to one \
+             item (dynoxide or DynamoDB); moto does not. scripts/test.sh runs it on dynoxide."
+        );
+    }
+}
+
+const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+
+#[tokio::test]
+async fn racing_if_none_match_creates_have_exactly_one_winner() {
+    require_serialising_engine();
+    let app = spawn_app().await;
+    let path = "/books/Race/Created%20Once";
+
+    let creators = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            app.authed(Method::PUT, path)
+                .header("If-None-Match", "*")
+                .json(&json!({"category": format!("C{i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = join_all(creators).await;
+
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((created, refused), (1, 19), "{statuses:?}");
+    let book: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(book["version"], 1);
+}
+
+#[tokio::test]
+async fn racing_plain_puts_each_get_their_own_version() {
+    require_serialising_engine();
+    let app = spawn_app().await;
+    let path = "/books/Race/Rewritten";
+
+    let writers = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            let response = app
+                .write(Method::PUT, path, json!({"category": format!("C{i}")}))
+                .await;
+            let status = response.status();
+            let book: Value = response.json().await.unwrap();
+            (status, book["version"].as_u64().unwrap())
+        }
+    });
+    let results = join_all(writers).await;
+
+    let created = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(s, _)| *s == StatusCode::CREATED || *s == StatusCode::OK),
+        "{results:?}"
+    );
+    let versions: BTreeSet<u64> = results.iter().map(|(_, v)| *v).collect();
+    assert_eq!(versions, (1..=20).collect(), "{results:?}");
+    let book: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(book["version"], 20);
+}
+
+#[tokio::test]
+async fn racing_if_match_writers_have_exactly_one_winner() {
+    require_serialising_engine();
+    let app = spawn_app().await;
+    app.seed_tutorial().await;
+
+    let writers = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            let response = if i % 2 == 0 {
+                app.authed(Method::PUT, HAMLET)
+                    .json(&json!({"category": format!("C{i}")}))
+            } else {
+                app.authed(Method::PUT, &format!("{HAMLET}/formats/F{i}"))
+                    .json(&json!({"id": "X"}))
+            }
+            .header("If-Match", "\"1\"")
+            .send()
+            .await
+            .unwrap();
+            response.status()
+        }
+    });
+    let statuses = join_all(writers).await;
+
+    let winners = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let losers = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((winners, losers), (1, 11), "{statuses:?}");
+    let book: Value = app.get(HAMLET).await.json().await.unwrap();
+    assert_eq!(book["version"], 2);
+}
+
+#[tokio::test]
+async fn concurrent_format_updates_lose_nothing() {
+    require_serialising_engine();
+    let app = spawn_app().await;
+    let path = "/books/Busy/Book";
+    app.write(Method::PUT, path, json!({"category": "C"})).await;
+
+    let writes = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            app.write(
+                Method::PUT,
+                &format!("{path}/formats/F{i}"),
+                json!({"id": format!("ID{i}")}),
+            )
+            .await
+        }
+    });
+    for response in join_all(writes).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let book: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(book["formats"].as_object().unwrap().len(), 20);
+    assert_eq!(book["version"], 21);
+}
