@@ -30,13 +30,10 @@ SETTINGS = {
     "BENCH_DURATION": "10",  # seconds per measured run
     "BENCH_WARMUP": "2",  # seconds of warm-up per operation and side, not measured
     "BENCH_CONCURRENCY": "32",  # connections (service) and workers (ceiling) for GET and PATCH
-    # ... and for the author and category pages: a moto Query walks the whole table (about 100 ms
-    # for 10,000 books), so 32 queued queries wait past the service's 1.5 s DynamoDB attempt timeout.
-    "BENCH_PAGE_CONCURRENCY": "4",
+    "BENCH_PAGE_CONCURRENCY": "32",  # ... and for the author and category pages
     "BENCH_RSS_CONCURRENCY": "64",  # connections for the peak-RSS runs
     "BENCH_RSS_DURATION": "",  # seconds per operation for the peak-RSS runs (default BENCH_DURATION)
-    # Operations for the peak-RSS runs: pages at 64 connections only time out in moto (see above).
-    "BENCH_RSS_OPS": "get,patch",
+    "BENCH_RSS_OPS": "get,author,category,patch",  # operations for the peak-RSS runs
     "BENCH_STARTS": "7",  # start-ups timed; the median is quoted
     "BENCH_AUTHORS": "500",
     "BENCH_BOOKS_PER_AUTHOR": "20",
@@ -359,12 +356,12 @@ class Bench:
                                                stderr=subprocess.DEVNULL).strip()
             except (OSError, subprocess.CalledProcessError):
                 return "unknown"
-        moto = out([os.path.join(ROOT, ".tools", "venv", "bin", "python"), "-c",
-                    "import importlib.metadata as m; print(m.version('moto'))"])
+        engine = out([os.path.join(ROOT, "scripts", "dynamodb-engine.sh"), "path"])
+        engine = out([engine, "--version"]) if engine != "unknown" else engine
         return {
             "nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1048576, 1),
             "kernel": platform.release(), "rustc": out(["rustc", "--version"]),
-            "oha": out([self.oha_bin, "--version"]), "moto": moto,
+            "oha": out([self.oha_bin, "--version"]), "engine": engine,
             "commit": out(["git", "describe", "--always", "--dirty"]),
             "loadavg_before": open("/proc/loadavg").read().split()[:3],
         }
@@ -399,6 +396,7 @@ def render(res):
     """BENCHMARKS.md from results.json (also: python3 bench/bench.py --render results.json)."""
     s = res["settings"]
     m = res["machine"]
+    duration = float(s["BENCH_DURATION"])
     rss_limit_kib = 30 * 1024
     lines = []
     w = lines.append
@@ -413,7 +411,8 @@ def render(res):
     w(f"- Date: {res['date']}; commit `{m['commit']}`")
     w(f"- Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB memory, Linux {m['kernel']}; "
       f"load average before the run {' / '.join(m['loadavg_before'])}")
-    w(f"- Tools: {m['rustc']}; load generator {m['oha']}; engine moto_server {m['moto']} (Python)")
+    w(f"- Tools: {m['rustc']}; load generator {m['oha']}; engine {m.get('engine', 'unknown')} "
+      "(`scripts/dynamodb-engine.sh`, SQLite in memory)")
     d = res["data"]
     w(f"- Data: {d['books']} books, {d['authors']} authors, {d['categories']} categories "
       f"(`bench/gen_data.py`), loaded with `bookstore seed` in {d['seed_seconds']} s; every request "
@@ -428,20 +427,22 @@ def render(res):
       f"{s['BENCH_WARMUP']} s of warm-up; service and ceiling runs alternate; medians quoted. "
       f"Concurrency (oha connections for the service, tokio workers for the ceiling): "
       f"{s['BENCH_CONCURRENCY']} for GET and PATCH, {s['BENCH_PAGE_CONCURRENCY']} for the author and "
-      "category pages, because moto answers a Query by walking the whole table (~100 ms for 10,000 "
-      "books, one request at a time under the GIL), so 32 queued queries wait about 3 s, past the "
-      "service's 1.5 s DynamoDB attempt timeout (and the ceiling's: it uses the same client settings).")
+      "category pages.")
     w("- Service: `bookstore serve` (release build, `RUST_LOG` unset so `info`: one JSON log line per "
       "request, to a file). Ceiling: `examples/bench_ceiling.rs`, the same DynamoDB requests through "
       "the service's own client configuration, without HTTP.")
     w("- CPU per request: user + system time from `/proc/<pid>/stat` (service) or `/proc/self/stat` "
       "(ceiling) over the run, divided by the requests it answered. Peak RSS: `VmHWM` from "
-      "`/proc/<pid>/status`, reset before each run (`clear_refs`).\n")
+      "`/proc/<pid>/status`, reset before each run (`clear_refs`). Service cores: its CPU seconds "
+      "over the run's seconds; req/s per core is req/s divided by that. Engine cores: the engine's "
+      "CPU seconds over the run's seconds, the same for both sides: well under 1 (its one pinned "
+      "CPU) means the engine is not the bottleneck.\n")
 
     w("## Per operation (medians)\n")
     w(f"| operation | route → DynamoDB | conn. | service req/s | ceiling req/s | ratio | service p50 / p99 ms | "
-      f"ceiling p50 / p99 ms | service CPU ms/req | ceiling CPU ms/req | CPU ratio | service peak RSS MiB |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      f"ceiling p50 / p99 ms | service CPU ms/req | ceiling CPU ms/req | CPU ratio | service cores | "
+      f"service req/s per core | engine cores (service / ceiling runs) | service peak RSS MiB |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     summary = {}
     for op, runs in res["ops"].items():
         sv, cl = runs["service"], runs["ceiling"]
@@ -451,6 +452,10 @@ def render(res):
             "c_p50": med(cl, "p50_ms"), "c_p99": med(cl, "p99_ms"),
             "cpu": med(sv, "cpu_ms_per_req"), "c_cpu": med(cl, "cpu_ms_per_req"),
             "rss": max(r["peak_rss_kib"] for r in sv) / 1024,
+            "cores": statistics.median(r["cpu_s"] / duration for r in sv),
+            "per_core": statistics.median(r["rps"] / (r["cpu_s"] / duration) for r in sv if r["cpu_s"]),
+            "engine": statistics.median(r["engine_cpu_s"] / duration for r in sv),
+            "c_engine": statistics.median(r["engine_cpu_s"] / duration for r in cl),
             "conc": runs["concurrency"],
         }
         summary[op] = row
@@ -459,7 +464,8 @@ def render(res):
         w(f"| {title} | `{route}` → {ddb} | {runs['concurrency']} | {row['rps']:.0f} | {row['c_rps']:.0f} | "
           f"{row['rps'] / row['c_rps']:.2f} | {row['p50']:.2f} / {row['p99']:.2f} | "
           f"{row['c_p50']:.2f} / {row['c_p99']:.2f} | {row['cpu']:.3f} | {row['c_cpu']:.3f} | "
-          f"{cpu_ratio:.2f} | {row['rss']:.1f} |")
+          f"{cpu_ratio:.2f} | {row['cores']:.2f} | {row['per_core']:.0f} | "
+          f"{row['engine']:.2f} / {row['c_engine']:.2f} | {row['rss']:.1f} |")
     w("")
 
     w("## Targets\n")
@@ -501,14 +507,15 @@ def render(res):
       "polled every 0.5 ms: " + ", ".join(f"{t:.1f}" for t in st) + " ms.\n")
 
     w("## Every run\n")
-    w("| operation | side | run | req/s | p50 ms | p99 ms | CPU ms/req | engine CPU s | non-200 |")
+    w("| operation | side | run | req/s | p50 ms | p99 ms | CPU ms/req | engine CPU s (cores) | non-200 |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for op, runs in res["ops"].items():
         for side in ("service", "ceiling"):
             for i, r in enumerate(runs[side], 1):
                 bad = (r["requests"] - r["ok"]) if side == "service" else r["errors"]
                 w(f"| {OPS[op][0]} | {side} | {i} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
-                  f"{r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['engine_cpu_s']:.1f} | {bad} |")
+                  f"{r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['engine_cpu_s']:.1f} "
+                  f"({r['engine_cpu_s'] / duration:.2f}) | {bad} |")
     w("")
     return "\n".join(lines)
 

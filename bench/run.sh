@@ -5,8 +5,8 @@
 #   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_STARTS=3 bench/run.sh   a quick run
 #
 # It installs the load generator (oha, from crates.io, once into .tools/oha), builds the release
-# binary (for the image's target, so it is the shipped binary) and examples/bench_ceiling, starts a local DynamoDB engine
-# (moto_server, scripts/dynamodb-engine.sh) on 127.0.0.1:$BENCH_ENGINE_PORT, and hands over to
+# binary (for the image's target, so it is the shipped binary) and examples/bench_ceiling, starts the local
+# DynamoDB engine (dynoxide, in memory: scripts/dynamodb-engine.sh) on 127.0.0.1:$BENCH_ENGINE_PORT, and hands over to
 # bench/bench.py (settings: the BENCH_* variables at its top). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ cargo build --release --locked --target x86_64-unknown-linux-gnu --example bench
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
 fi
-scripts/dynamodb-engine.sh start "$engine_port"
+BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB= scripts/dynamodb-engine.sh start "$engine_port"
 trap 'scripts/dynamodb-engine.sh stop "$engine_port"' EXIT
 
 python3 bench/bench.py

@@ -4,12 +4,14 @@
 
 mod book;
 mod names;
+mod revision;
 mod validation;
 
 pub use book::{
-    BatchOutcome, Book, BookContent, BookKey, Expectation, FormatChange, FormatChangeError,
-    Formats, MAX_FORMATS, NewBook, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, Page,
-    PageRequest, SortOrder,
+    BatchOutcome, Book, BookContent, BookKey, FormatChange, FormatChangeError, Formats,
+    MAX_FORMATS, NewBook, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, Page, PageRequest,
+    SortOrder,
 };
 pub use names::{Author, Category, FormatId, FormatName, NameError, Title};
+pub use revision::{Expectation, INCARNATION_LEN, Revision, TagMatch};
 pub use validation::{FieldError, Validator};

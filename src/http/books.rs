@@ -51,7 +51,7 @@ pub(super) fn for_book(key: &BookKey) -> impl FnOnce(StoreError) -> ApiError + '
 
 /// A single-book response: the book as JSON with its ETag.
 pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
-    let tag = etag(book.version);
+    let tag = etag(&book.revision());
     (
         status,
         [(header::ETAG, tag)],
@@ -69,9 +69,9 @@ pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
     ),
     responses(
         (status = 200, description = "The book", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 304, description = "Not modified: the book still has a tag listed in If-None-Match",
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         InputErrors, BackendErrors,
     )
@@ -86,10 +86,10 @@ pub async fn get_book(
         .get(&key)
         .await?
         .ok_or_else(|| for_book(&key)(StoreError::NotFound))?;
-    if not_modified(&headers, book.version)? {
+    if not_modified(&headers, &book.revision())? {
         return Ok((
             StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag(book.version))],
+            [(header::ETAG, etag(&book.revision()))],
         )
             .into_response());
     }
@@ -104,8 +104,8 @@ pub async fn get_book(
         ("If-None-Match" = inline(Option<EntityTags>), Header, description = "ETags (or `*`); a match answers 304"),
     ),
     responses(
-        (status = 200, description = "The book exists", headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
-        (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+        (status = 200, description = "The book exists", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
+        (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 404, description = "No such book"),
         (status = 400, description = "Bad path encoding or If-None-Match header"),
         (status = 422, description = "Author or title fails validation"),
@@ -129,9 +129,9 @@ pub(super) fn head_book() {}
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Replaced", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 201, description = "Created", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"),
                     ("Location" = String, description = "The book's URL"))),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
         BodyErrors, AuthErrors, BackendErrors,

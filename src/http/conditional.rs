@@ -1,7 +1,9 @@
 //! ETags and the `If-Match` / `If-None-Match` headers (RFC 9110 §8.8.3, §13.1).
 //!
-//! A book's ETag is the strong tag `"<version>"`. Preconditions on writes become an
-//! [`Expectation`] that the repository turns into a DynamoDB condition, never a read-then-write.
+//! A book's ETag is the strong tag `"<version>.<incarnation>"` (see [`Revision`]): it changes on
+//! every write and never repeats for a key, not even across a delete and a re-create. Preconditions
+//! on writes become an [`Expectation`] that the repository turns into a DynamoDB condition, never a
+//! read-then-write.
 
 use axum::{
     extract::FromRequestParts,
@@ -9,14 +11,16 @@ use axum::{
 };
 
 use super::problem::ApiError;
-use crate::domain::Expectation;
+use crate::domain::{Expectation, Revision, TagMatch};
 
-/// Most entity tags accepted in one header (DynamoDB's `IN` takes at most 100 operands).
-const MAX_TAGS: usize = 50;
+/// Most entity tags accepted in one header. Each becomes a clause of about 60 characters in the
+/// ConditionExpression, so two full headers stay well inside DynamoDB's 4 KB expression limit.
+const MAX_TAGS: usize = 16;
 
-/// The `ETag` header value for a version.
-pub fn etag(version: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits and quotes are a valid header")
+/// The `ETag` header value for a revision.
+pub fn etag(revision: &Revision) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\""))
+        .expect("digits, hex, a dot and quotes are a valid header")
 }
 
 /// One parsed `If-Match` / `If-None-Match` header.
@@ -75,16 +79,24 @@ fn parse_tag_list(name: &HeaderName, headers: &HeaderMap) -> Result<Option<TagLi
     Ok(Some(TagList::Tags(tags)))
 }
 
-/// Versions named by tags. A tag that is not one of ours can never match.
-fn versions(tags: &[(bool, String)], allow_weak: bool) -> Vec<u64> {
+/// Revisions named by tags. A tag that is not one of ours names none and can never match.
+fn revisions(tags: &[(bool, String)], allow_weak: bool) -> Vec<Revision> {
     tags.iter()
         .filter(|(weak, _)| allow_weak || !weak)
-        .filter_map(|(_, tag)| tag.parse().ok())
+        .filter_map(|(_, tag)| Revision::parse_tag(tag))
         .collect()
 }
 
-/// The precondition of a write, from `If-Match` (strong comparison) or else `If-None-Match`
-/// (weak comparison), in the order RFC 9110 §13.2.2 evaluates them.
+/// What one header asks, with `If-Match`'s strong or `If-None-Match`'s weak comparison.
+fn tag_match(list: TagList, allow_weak: bool) -> TagMatch {
+    match list {
+        TagList::Any => TagMatch::Any,
+        TagList::Tags(tags) => TagMatch::Revisions(revisions(&tags, allow_weak)),
+    }
+}
+
+/// The precondition of a write: `If-Match` (strong comparison) and `If-None-Match` (weak
+/// comparison), both evaluated, in the order RFC 9110 §13.2.2 gives.
 #[derive(Debug)]
 pub struct WritePrecondition(pub Expectation);
 
@@ -94,35 +106,21 @@ impl<S: Send + Sync> FromRequestParts<S> for WritePrecondition {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let if_match = parse_tag_list(&header::IF_MATCH, &parts.headers)?;
         let if_none_match = parse_tag_list(&header::IF_NONE_MATCH, &parts.headers)?;
-        let expectation = match (if_match, if_none_match) {
-            (Some(TagList::Any), _) => Expectation::Exists,
-            (Some(TagList::Tags(tags)), _) => match versions(&tags, false) {
-                // No tag can match any book, so the precondition fails whatever is stored.
-                v if v.is_empty() => return Err(precondition_failed()),
-                v => Expectation::VersionIn(v),
-            },
-            (None, Some(TagList::Any)) => Expectation::Absent,
-            (None, Some(TagList::Tags(tags))) => match versions(&tags, true) {
-                v if v.is_empty() => Expectation::None,
-                v => Expectation::VersionNotIn(v),
-            },
-            (None, None) => Expectation::None,
-        };
-        Ok(Self(expectation))
+        // Even an If-Match that names no revision of ours goes to DynamoDB as a condition that
+        // fails: its answer carries the stored book, which the 412 hands back.
+        Ok(Self(Expectation {
+            if_match: if_match.map(|l| tag_match(l, false)),
+            if_none_match: if_none_match.map(|l| tag_match(l, true)),
+        }))
     }
 }
 
-/// The 412 every failed precondition gets.
-pub fn precondition_failed() -> ApiError {
-    ApiError::PreconditionFailed("the book does not match the request's precondition".into())
-}
-
-/// Whether a GET's `If-None-Match` matches the current version, so a 304 is due.
-pub fn not_modified(headers: &HeaderMap, version: u64) -> Result<bool, ApiError> {
+/// Whether a GET's `If-None-Match` matches the current revision, so a 304 is due.
+pub fn not_modified(headers: &HeaderMap, current: &Revision) -> Result<bool, ApiError> {
     Ok(match parse_tag_list(&header::IF_NONE_MATCH, headers)? {
         None => false,
         Some(TagList::Any) => true,
-        Some(TagList::Tags(tags)) => versions(&tags, true).contains(&version),
+        Some(TagList::Tags(tags)) => revisions(&tags, true).contains(current),
     })
 }
 
@@ -173,11 +171,18 @@ mod tests {
 
     #[test]
     fn if_match_compares_strongly_and_if_none_match_weakly() {
+        let rev = |version| Revision {
+            version,
+            incarnation: None,
+        };
         let tags = vec![(true, "2".to_string()), (false, "3".to_string())];
-        assert_eq!(versions(&tags, false), vec![3]);
-        assert_eq!(versions(&tags, true), vec![2, 3]);
+        assert_eq!(revisions(&tags, false), vec![rev(3)]);
+        assert_eq!(revisions(&tags, true), vec![rev(2), rev(3)]);
         let h = headers(header::IF_NONE_MATCH, r#"W/"2""#);
-        assert!(not_modified(&h, 2).unwrap());
-        assert!(!not_modified(&h, 3).unwrap());
+        assert!(not_modified(&h, &rev(2)).unwrap());
+        assert!(!not_modified(&h, &rev(3)).unwrap());
+        // Tags compare as strings: "002" is not "2".
+        let h = headers(header::IF_NONE_MATCH, r#""002""#);
+        assert!(!not_modified(&h, &rev(2)).unwrap());
     }
 }

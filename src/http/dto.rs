@@ -10,7 +10,7 @@ use super::schemas::{FormatId, FormatName, Formats, Name, TitlePrefix};
 use crate::domain::{BatchOutcome, Book, Page};
 
 /// A book as the API returns it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = Book, example = json!({
     "author": "John Grisham", "title": "The Rainmaker", "category": "Suspense",
     "formats": {"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"},

@@ -47,7 +47,7 @@ pub fn router() -> Router<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
         BodyErrors, AuthErrors, BackendErrors,
@@ -94,7 +94,7 @@ pub(super) struct FormatPathParams {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
         BodyErrors, AuthErrors, BackendErrors,
@@ -133,7 +133,7 @@ pub async fn put_format(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong tag `\"<version>\"`"))),
+            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
         InputErrors, AuthErrors, BackendErrors,

@@ -11,7 +11,11 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{domain::FieldError, repository::StoreError};
+use super::{conditional::etag, dto::BookResponse};
+use crate::{
+    domain::{Book, FieldError},
+    repository::StoreError,
+};
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
@@ -34,9 +38,9 @@ pub enum ApiError {
     /// `POST /books` for a book that exists, or writers kept racing.
     #[error("{0}")]
     Conflict(String),
-    /// `If-Match` / `If-None-Match` did not hold.
-    #[error("{0}")]
-    PreconditionFailed(String),
+    /// `If-Match` / `If-None-Match` did not hold; the book as stored, none if there is none.
+    #[error("the book does not match the request's precondition")]
+    PreconditionFailed(Option<Box<Book>>),
     /// The body is over the size limit.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -83,9 +87,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => Self::NotFound("no such book".into()),
             StoreError::AlreadyExists => Self::Conflict("the book already exists".into()),
-            StoreError::PreconditionFailed => Self::PreconditionFailed(
-                "the book does not match the request's precondition".into(),
-            ),
+            StoreError::PreconditionFailed(current) => Self::PreconditionFailed(current),
             StoreError::TooManyFormats(n) => Self::invalid(
                 "formats",
                 format!(
@@ -126,6 +128,12 @@ pub struct Problem {
     /// On 422 only: every invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ProblemField>>,
+    /// On a 412 from a write only: the book as stored, which the precondition was checked
+    /// against (`null` when there is no book), so the client can resolve the conflict without
+    /// another GET. Its `ETag` is the response's `ETag` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BookResponse>, nullable)]
+    pub current: Option<Option<BookResponse>>,
 }
 
 /// One invalid field in a 422 problem.
@@ -177,6 +185,12 @@ impl IntoResponse for ApiError {
                 ),
                 _ => None,
             },
+            current: match &self {
+                Self::PreconditionFailed(current) => {
+                    Some(current.as_deref().cloned().map(BookResponse::from))
+                }
+                _ => None,
+            },
         };
         let mut response = problem.render();
         let headers = response.headers_mut();
@@ -189,6 +203,9 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
                 );
+            }
+            Self::PreconditionFailed(Some(book)) => {
+                headers.insert(header::ETAG, etag(&book.revision()));
             }
             _ => {}
         }

@@ -2,6 +2,8 @@
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
+use crate::domain::Book;
+
 /// A repository failure, in terms the HTTP layer can map without knowing DynamoDB.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -11,9 +13,10 @@ pub enum StoreError {
     /// The book exists and the operation needed it not to.
     #[error("the book already exists")]
     AlreadyExists,
-    /// The client's If-Match / If-None-Match did not hold.
+    /// The client's If-Match / If-None-Match did not hold; the book as stored (none if absent),
+    /// from the failed write's own answer, never from another read.
     #[error("the precondition did not hold")]
-    PreconditionFailed,
+    PreconditionFailed(Option<Box<Book>>),
     /// The write would leave the book with too many formats.
     #[error("the book would have {0} formats")]
     TooManyFormats(usize),

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::Expectation;
+use super::item::{AUTHOR, INCARNATION, VERSION};
+use crate::domain::{Expectation, Revision, TagMatch};
 
 /// Placeholder maps collected while an expression is written.
 #[derive(Debug, Default)]
@@ -57,50 +58,95 @@ impl Placeholders {
 
 /// The ConditionExpression that makes DynamoDB enforce a client's precondition atomically.
 ///
-/// A book never written by this service has no `Version` attribute and counts as version 0.
+/// `If-Match` and `If-None-Match` each become one clause and both must hold. A book never written
+/// by this service has no `Version` (version 0) and no `Incarnation`.
 pub(crate) fn expectation_condition(
     expectation: &Expectation,
     p: &mut Placeholders,
 ) -> Option<String> {
-    if *expectation == Expectation::None {
-        return None;
+    let mut clauses = Vec::new();
+    if let Some(tags) = &expectation.if_match {
+        let author = p.name(AUTHOR);
+        clauses.push(match tags {
+            TagMatch::Any => format!("attribute_exists({author})"),
+            TagMatch::Revisions(list) => {
+                format!(
+                    "attribute_exists({author}) AND {}",
+                    grouped(revision_in(list, p))
+                )
+            }
+        });
     }
-    let author = p.name("Author");
-    match expectation {
-        Expectation::None => None,
-        Expectation::Exists => Some(format!("attribute_exists({author})")),
-        Expectation::Absent => Some(format!("attribute_not_exists({author})")),
-        Expectation::VersionIn(versions) => Some(format!(
-            "attribute_exists({author}) AND ({})",
-            version_in(versions, p)
+    match &expectation.if_none_match {
+        None => {}
+        // No listed tag names a revision, so none can match: the header always holds.
+        Some(TagMatch::Revisions(list)) if list.is_empty() => {}
+        Some(TagMatch::Any) => clauses.push(format!("attribute_not_exists({})", p.name(AUTHOR))),
+        Some(TagMatch::Revisions(list)) => clauses.push(format!(
+            "attribute_not_exists({}) OR NOT ({})",
+            p.name(AUTHOR),
+            revision_in(list, p)
         )),
-        Expectation::VersionNotIn(versions) => Some(format!(
-            "attribute_not_exists({author}) OR NOT ({})",
-            version_in(versions, p)
-        )),
+    }
+    match clauses.len() {
+        0 => None,
+        1 => clauses.pop(),
+        _ => Some(conjoin(&clauses)),
     }
 }
 
-/// `Version IN (...)`, where version 0 also matches an item without the attribute.
-fn version_in(versions: &[u64], p: &mut Placeholders) -> String {
-    let version = p.name("Version");
-    let mut parts = Vec::new();
-    let listed: Vec<String> = versions
+/// `a AND b AND ...` of conditions.
+pub(crate) fn conjoin(clauses: &[String]) -> String {
+    clauses
         .iter()
-        .filter(|v| **v != 0)
-        .map(|v| p.number(v))
+        .map(|c| grouped(c.clone()))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A condition ready to be one operand of `AND`: parenthesised only if it has a top-level `OR`.
+/// DynamoDB refuses redundant parentheses (`(attribute_exists(#n0))`, `((a))`) with a
+/// ValidationException, so nothing is wrapped that does not need it.
+fn grouped(condition: String) -> String {
+    if condition.contains(" OR ") {
+        format!("({condition})")
+    } else {
+        condition
+    }
+}
+
+/// True when the item is one of `revisions`; version 0 and a missing incarnation also match an
+/// item without the attribute.
+fn revision_in(revisions: &[Revision], p: &mut Placeholders) -> String {
+    let version = p.name(VERSION);
+    if revisions.is_empty() {
+        // No tag the client sent names a revision of ours, so nothing can match: fail closed.
+        return format!("attribute_type({version}, {})", p.string("NULL"));
+    }
+    // Named only when used: DynamoDB refuses unused ExpressionAttributeNames.
+    let incarnation = p.name(INCARNATION);
+    let terms: Vec<String> = revisions
+        .iter()
+        .map(|r| {
+            let v = match r.version {
+                0 => format!("attribute_not_exists({version})"),
+                n => format!("{version} = {}", p.number(n)),
+            };
+            let i = match &r.incarnation {
+                None => format!("attribute_not_exists({incarnation})"),
+                Some(token) => format!("{incarnation} = {}", p.string(token.as_str())),
+            };
+            format!("{v} AND {i}")
+        })
         .collect();
-    if !listed.is_empty() {
-        parts.push(format!("{version} IN ({})", listed.join(", ")));
+    match terms.as_slice() {
+        [one] => one.clone(),
+        many => many
+            .iter()
+            .map(|t| format!("({t})"))
+            .collect::<Vec<_>>()
+            .join(" OR "),
     }
-    if versions.contains(&0) {
-        parts.push(format!("attribute_not_exists({version})"));
-    }
-    if parts.is_empty() {
-        // An empty list can only come from a bug upstream; make it fail closed.
-        parts.push(format!("attribute_type({version}, {})", p.string("NULL")));
-    }
-    parts.join(" OR ")
 }
 
 #[cfg(test)]
@@ -119,15 +165,56 @@ mod tests {
     }
 
     #[test]
-    fn version_zero_matches_items_without_a_version() {
+    fn revisions_name_version_and_incarnation() {
+        let tagged = Revision {
+            version: 4,
+            incarnation: Some("0123456789abcdef".into()),
+        };
+        let bare = Revision {
+            version: 0,
+            incarnation: None,
+        };
         let mut p = Placeholders::default();
-        let cond = expectation_condition(&Expectation::VersionIn(vec![0, 4]), &mut p).unwrap();
+        let cond = expectation_condition(
+            &Expectation {
+                if_match: Some(TagMatch::Revisions(vec![bare, tagged.clone()])),
+                if_none_match: None,
+            },
+            &mut p,
+        )
+        .unwrap();
         assert_eq!(
             cond,
-            "attribute_exists(#n0) AND (#n1 IN (:v0) OR attribute_not_exists(#n1))"
+            "attribute_exists(#n0) AND ((attribute_not_exists(#n1) AND attribute_not_exists(#n2)) \
+             OR (#n1 = :v0 AND #n2 = :v1))"
         );
         let mut p = Placeholders::default();
-        let cond = expectation_condition(&Expectation::VersionNotIn(vec![2]), &mut p).unwrap();
-        assert_eq!(cond, "attribute_not_exists(#n0) OR NOT (#n1 IN (:v0))");
+        let both = Expectation {
+            if_match: Some(TagMatch::Revisions(vec![tagged])),
+            if_none_match: Some(TagMatch::Any),
+        };
+        let cond = expectation_condition(&both, &mut p).unwrap();
+        assert_eq!(
+            cond,
+            "attribute_exists(#n0) AND #n1 = :v0 AND #n2 = :v1 AND attribute_not_exists(#n0)"
+        );
+    }
+
+    #[test]
+    fn tags_that_name_no_revision_fail_closed_or_always_hold() {
+        let mut p = Placeholders::default();
+        let never = Expectation {
+            if_match: Some(TagMatch::Revisions(vec![])),
+            if_none_match: None,
+        };
+        assert_eq!(
+            expectation_condition(&never, &mut p).unwrap(),
+            "attribute_exists(#n0) AND attribute_type(#n1, :v0)"
+        );
+        let always = Expectation {
+            if_match: None,
+            if_none_match: Some(TagMatch::Revisions(vec![])),
+        };
+        assert_eq!(expectation_condition(&always, &mut p), None);
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::domain::{Book, BookKey, NewBook};
+use crate::domain::{Book, BookKey, NewBook, Revision};
 
 /// Table attribute names.
 pub(crate) const AUTHOR: &str = "Author";
@@ -19,6 +19,9 @@ pub(crate) const FORMATS: &str = "Formats";
 pub(crate) const VERSION: &str = "Version";
 pub(crate) const CREATED_AT: &str = "CreatedAt";
 pub(crate) const UPDATED_AT: &str = "UpdatedAt";
+/// Random per book, set on create and kept until delete: it keeps entity tags from repeating
+/// when a deleted book is created again (see `domain::Revision`).
+pub(crate) const INCARNATION: &str = "Incarnation";
 
 /// A raw DynamoDB item.
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -40,6 +43,12 @@ pub(crate) struct BookItem {
     pub created_at: Option<String>,
     #[serde(rename = "UpdatedAt", default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    #[serde(
+        rename = "Incarnation",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub incarnation: Option<String>,
 }
 
 impl BookItem {
@@ -58,6 +67,15 @@ impl BookItem {
             version: 1,
             created_at: Some(now.to_owned()),
             updated_at: Some(now.to_owned()),
+            incarnation: Some(Revision::new_incarnation()),
+        }
+    }
+
+    /// The revision this item is at.
+    pub(crate) fn revision(&self) -> Revision {
+        Revision {
+            version: self.version,
+            incarnation: self.incarnation.clone(),
         }
     }
 
@@ -79,6 +97,7 @@ impl BookItem {
             category: self.category,
             formats: self.formats,
             version: self.version,
+            incarnation: self.incarnation,
             created_at: self.created_at.as_deref().and_then(parse_timestamp),
             updated_at: self.updated_at.as_deref().and_then(parse_timestamp),
         }
@@ -151,6 +170,7 @@ mod tests {
             version: 3,
             created_at: Some("2026-11-23T10:00:00Z".into()),
             updated_at: None,
+            incarnation: None,
         }
         .to_item()
         .unwrap();

@@ -30,13 +30,13 @@ pub use error::StoreError;
 
 use crate::domain::{
     Author, BatchOutcome, Book, BookContent, BookKey, Category, Expectation, FormatChange,
-    MAX_FORMATS, NewBook, Page, PageRequest, SortOrder,
+    MAX_FORMATS, NewBook, Page, PageRequest, Revision, SortOrder,
 };
 use client::instrumented;
 use cursor::{Cursor, Scope};
 use expression::{Placeholders, expectation_condition};
 use item::{
-    AUTHOR, BookItem, CATEGORY, CREATED_AT, FORMATS, Item, TITLE, UPDATED_AT, VERSION,
+    AUTHOR, BookItem, CATEGORY, CREATED_AT, FORMATS, INCARNATION, Item, TITLE, UPDATED_AT, VERSION,
     now_timestamp, parse_timestamp,
 };
 
@@ -126,8 +126,9 @@ impl BookRepository {
         expectation: &Expectation,
     ) -> Result<(Book, bool), StoreError> {
         let now = now_timestamp();
+        let fresh = Revision::new_incarnation();
         let mut p = Placeholders::default();
-        let update = replace_expression(&book.content, &now, &mut p);
+        let update = replace_expression(&book.content, &now, &fresh, &mut p);
         let condition = expectation_condition(expectation, &mut p);
         let call = self
             .client
@@ -139,11 +140,16 @@ impl BookRepository {
             .set_expression_attribute_names(p.names())
             .set_expression_attribute_values(p.values())
             .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send();
         let old = match instrumented("UpdateItem", call).await {
             Ok(output) => item::stored_image(output.attributes),
-            Err(e) if is_update_conflict(&e) => return Err(StoreError::PreconditionFailed),
-            Err(e) => return Err(StoreError::from_sdk("UpdateItem", e)),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
+                    return Err(precondition_failed(ccf.item()));
+                }
+                _ => return Err(StoreError::from_sdk("UpdateItem", e)),
+            },
         };
         let old = old
             .map(BookItem::from_item)
@@ -156,6 +162,11 @@ impl BookRepository {
             category: book.content.category.to_string(),
             formats: formats_as_strings(&book.content),
             version: old.as_ref().map_or(0, |o| o.version) + 1,
+            incarnation: Some(
+                old.as_ref()
+                    .and_then(|o| o.incarnation.clone())
+                    .unwrap_or(fresh),
+            ),
             created_at: match old.and_then(|o| o.created_at) {
                 Some(kept) => parse_timestamp(&kept),
                 None => parse_timestamp(&now),
@@ -178,21 +189,19 @@ impl BookRepository {
             .set_expression_attribute_names(p.names())
             .set_expression_attribute_values(p.values())
             .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send();
         match instrumented("DeleteItem", call).await {
             Ok(output) => match item::stored_image(output.attributes) {
                 Some(_) => Ok(()),
                 None => Err(StoreError::NotFound),
             },
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(StoreError::PreconditionFailed)
-            }
-            Err(e) => Err(StoreError::from_sdk("DeleteItem", e)),
+            Err(e) => match e.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(ccf)) => {
+                    Err(precondition_failed(ccf.item()))
+                }
+                _ => Err(StoreError::from_sdk("DeleteItem", e)),
+            },
         }
     }
 
@@ -247,7 +256,7 @@ impl BookRepository {
             p.number(room)
         );
         if let Some(expected) = expectation_condition(expectation, &mut p) {
-            condition = format!("{condition} AND ({expected})");
+            condition = expression::conjoin(&[condition, expected]);
         }
         let first = self.update_returning_new(key, update, condition, p).await?;
         let mut seen = match first {
@@ -257,9 +266,11 @@ impl BookRepository {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let old = match seen {
                 None if expectation.holds_for(None) => return Err(StoreError::NotFound),
-                None => return Err(StoreError::PreconditionFailed),
-                Some(old) if !expectation.holds_for(Some(old.version)) => {
-                    return Err(StoreError::PreconditionFailed);
+                None => return Err(StoreError::PreconditionFailed(None)),
+                Some(old) if !expectation.holds_for(Some(&old.revision())) => {
+                    return Err(StoreError::PreconditionFailed(Some(Box::new(
+                        old.into_book(),
+                    ))));
                 }
                 Some(old) => old,
             };
@@ -279,9 +290,8 @@ impl BookRepository {
                 p.name(VERSION),
                 p.number(1)
             );
-            let condition =
-                expectation_condition(&Expectation::VersionIn(vec![old.version]), &mut p)
-                    .expect("a version list always yields a condition");
+            let condition = expectation_condition(&Expectation::revision(old.revision()), &mut p)
+                .expect("a revision always yields a condition");
             seen = match self.update_returning_new(key, update, condition, p).await? {
                 UpdateResult::Written(book) => return Ok(book),
                 UpdateResult::Refused(old) => old,
@@ -434,13 +444,14 @@ impl BookRepository {
             let mut writes = Vec::with_capacity(books.len());
             for book in books {
                 let mut p = Placeholders::default();
-                let update = replace_expression(&book.content, &now, &mut p);
+                let fresh = Revision::new_incarnation();
+                let update = replace_expression(&book.content, &now, &fresh, &mut p);
                 let exists =
                     existing.contains(&(book.key.author.to_string(), book.key.title.to_string()));
                 let expect = if exists {
-                    Expectation::Exists
+                    Expectation::exists()
                 } else {
-                    Expectation::Absent
+                    Expectation::absent()
                 };
                 let condition = expectation_condition(&expect, &mut p);
                 let write = Update::builder()
@@ -610,15 +621,25 @@ impl Listing {
     }
 }
 
-/// The update that writes a book as `PUT` does: replaces content, keeps `CreatedAt`, bumps `Version`.
-fn replace_expression(content: &BookContent, now: &str, p: &mut Placeholders) -> String {
+/// The update that writes a book as `PUT` does: replaces content, keeps `CreatedAt` and
+/// `Incarnation` (or sets them, with `fresh`, on a new book), bumps `Version`.
+fn replace_expression(
+    content: &BookContent,
+    now: &str,
+    fresh: &str,
+    p: &mut Placeholders,
+) -> String {
     let formats = formats_as_strings(content);
     let formats = serde_dynamo::to_attribute_value(&formats).expect("a string map always converts");
     let version = p.name(VERSION);
     let created = p.name(CREATED_AT);
+    let incarnation = p.name(INCARNATION);
     let now = p.string(now);
+    let fresh = p.string(fresh);
     format!(
-        "SET {} = {}, {} = {}, {} = {now}, {created} = if_not_exists({created}, {now}), {version} = if_not_exists({version}, {}) + {}",
+        "SET {} = {}, {} = {}, {} = {now}, {created} = if_not_exists({created}, {now}), \
+         {incarnation} = if_not_exists({incarnation}, {fresh}), \
+         {version} = if_not_exists({version}, {}) + {}",
         p.name(CATEGORY),
         p.string(content.category.as_str()),
         p.name(FORMATS),
@@ -643,9 +664,13 @@ fn parse_book(item: Item) -> Result<Book, StoreError> {
         .map_err(StoreError::malformed_item)
 }
 
-fn is_update_conflict<R>(e: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>) -> bool {
-    matches!(
-        e.as_service_error(),
-        Some(UpdateItemError::ConditionalCheckFailedException(_))
-    )
+/// The error for a write whose condition failed, with the stored book DynamoDB handed back
+/// (ReturnValuesOnConditionCheckFailure ALL_OLD). A stored item that does not parse still fails
+/// the precondition; it is logged and left out rather than turned into a 500.
+fn precondition_failed(image: Option<&Item>) -> StoreError {
+    let current = item::stored_image(image.cloned()).and_then(|i| match parse_book(i) {
+        Ok(book) => Some(Box::new(book)),
+        Err(_) => None,
+    });
+    StoreError::PreconditionFailed(current)
 }

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{error_fields, problem, spawn_app};
+use crate::support::{error_fields, etag, problem, spawn_app};
 
 const RAINMAKER: &str = "/books/John%20Grisham/The%20Rainmaker";
 
@@ -22,7 +22,7 @@ async fn patch_adds_and_removes_in_one_write() {
         .await;
 
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["etag"], "\"2\"");
+    etag(&response, 2);
     let book: Value = response.json().await.unwrap();
     assert_eq!(
         book["formats"],

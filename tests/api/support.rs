@@ -143,6 +143,17 @@ pub fn enc(segment: &str) -> String {
     utf8_percent_encode(segment, SET).to_string()
 }
 
+/// A response's ETag, checked to be the strong tag of `version` (`"<version>.<incarnation>"`).
+pub fn etag(response: &Response, version: u64) -> String {
+    let tag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let shape = regex::Regex::new(&format!(r#"^"{version}\.[0-9a-f]{{16}}"$"#)).unwrap();
+    assert!(
+        shape.is_match(&tag),
+        "ETag {tag} is not version {version}'s"
+    );
+    tag
+}
+
 /// Reads a problem response, checking its media type and status.
 pub async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "unexpected status");

@@ -106,9 +106,10 @@ async fn racing_if_match_writers_have_exactly_one_winner() {
     require_serialising_engine();
     let app = spawn_app().await;
     app.seed_tutorial().await;
+    let tag = app.get(HAMLET).await.headers()["etag"].clone();
 
     let writers = (0..12).map(|i| {
-        let app = &app;
+        let (app, tag) = (&app, tag.clone());
         async move {
             let response = if i % 2 == 0 {
                 app.authed(Method::PUT, HAMLET)
@@ -117,7 +118,7 @@ async fn racing_if_match_writers_have_exactly_one_winner() {
                 app.authed(Method::PUT, &format!("{HAMLET}/formats/F{i}"))
                     .json(&json!({"id": "X"}))
             }
-            .header("If-Match", "\"1\"")
+            .header("If-Match", tag)
             .send()
             .await
             .unwrap();
