@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lint the container and deployment artefacts: Dockerfile, docker-compose.yml,
-# deploy/cloudformation.yaml (validity and least-privilege IAM) and this script.
+# Lint the container and deployment artefacts: Dockerfile, deploy/engine.Dockerfile,
+# docker-compose.yml, deploy/cloudformation.yaml (validity and least-privilege IAM),
+# this script and scripts/image-check.sh (which builds and runs the image).
 #
 # Neither a Docker engine nor AWS credentials are needed: every check is static,
 # so it runs the same on a laptop, in CI and on a machine without a network
@@ -86,9 +87,11 @@ check "IAM checker self-test" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_check_iam_policy.py
 if ((have_hadolint)); then
     check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
+    check "hadolint deploy/engine.Dockerfile" "$VENV/bin/hadolint" deploy/engine.Dockerfile
 fi
 if ((have_shellcheck)); then
-    check "shellcheck scripts/lint-deploy.sh" "$VENV/bin/shellcheck" scripts/lint-deploy.sh
+    check "shellcheck scripts/lint-deploy.sh scripts/image-check.sh" \
+        "$VENV/bin/shellcheck" scripts/lint-deploy.sh scripts/image-check.sh
 fi
 if [[ -x "$COMPOSE_BIN" ]]; then
     # `config` resolves and validates against the Compose schema; no engine needed.

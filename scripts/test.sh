@@ -8,6 +8,7 @@
 #  4. the OpenAPI document: valid 3.1, and a typed TypeScript client compiles against it
 #  5. the deployment artefacts: cfn-lint, hadolint, IAM least privilege, compose config
 #  6. the release binary the image ships: migrate, serve, healthcheck, SIGTERM, start-up time
+#     then the image: built from that binary, run, and run by docker compose (scripts/image-check.sh)
 #  7. that binary live: the /docs page in headless Chromium, and a schemathesis contract test
 #
 # Each step fails loudly, saying what is missing; nothing is skipped. Both engines are started
@@ -58,6 +59,7 @@ tests=$(awk '/^test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;
 step scripts/check-openapi.sh
 step scripts/lint-deploy.sh
 step scripts/release-check.sh
+step scripts/image-check.sh
 export BOOKSTORE_BIN=target/x86_64-unknown-linux-gnu/release/bookstore
 step scripts/check-docs-page.sh
 step scripts/contract-test.sh
