@@ -98,6 +98,9 @@ impl From<StoreError> for ApiError {
             StoreError::Contention => {
                 Self::Conflict("the book kept changing during the write; retry".into())
             }
+            StoreError::BatchItemRejected { index, reason } => {
+                Self::invalid(format!("books[{index}]"), reason)
+            }
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
             StoreError::Unavailable(_) => Self::Unavailable,
             // Already logged with its details by the repository.

@@ -23,6 +23,15 @@ pub enum StoreError {
     /// Writers kept racing this one; the client may retry.
     #[error("the book kept changing during the write")]
     Contention,
+    /// DynamoDB refused one book of a batch for a reason of its own (its size, say): which book,
+    /// by its position in the batch, and why, in words fit for the client.
+    #[error("DynamoDB refused book {index} of the batch: {reason}")]
+    BatchItemRejected {
+        /// Position of the book in the batch.
+        index: usize,
+        /// Why, without DynamoDB's own message.
+        reason: &'static str,
+    },
     /// The cursor is malformed or belongs to another query.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),
@@ -49,6 +58,66 @@ const TRANSIENT_CODES: &[&str] = &[
     "UnrecognizedClientException",
     "ExpiredTokenException",
 ];
+
+/// What one `TransactionCanceledException` means, from its `CancellationReasons` (one per item,
+/// in the order of the transaction's items).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Cancellation {
+    /// Another writer got in between (a condition built from what was read, or a concurrent
+    /// transaction): read again and retry.
+    Conflict,
+    /// DynamoDB throttled an item: a 503 the client retries later.
+    Throttled,
+    /// One item cannot be written as it is, whoever retries: the client's to fix.
+    Rejected {
+        /// The item's position in the transaction.
+        index: usize,
+        /// Why, in words fit for the client.
+        reason: &'static str,
+    },
+    /// A code this service does not know: a bug to look at.
+    Unknown,
+}
+
+impl Cancellation {
+    /// Sorts the reasons' codes. Throttling wins over everything (nothing else can be decided
+    /// while DynamoDB is shedding load), then a rejected item, then conflicts.
+    pub(crate) fn from_codes<'a>(codes: impl IntoIterator<Item = Option<&'a str>>) -> Self {
+        let mut verdict = None;
+        let mut conflict = false;
+        for (index, code) in codes.into_iter().enumerate() {
+            match code {
+                None | Some("None") => {}
+                Some(
+                    "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded",
+                ) => {
+                    return Self::Throttled;
+                }
+                Some("ConditionalCheckFailed" | "TransactionConflict") => conflict = true,
+                Some("ValidationError") => {
+                    verdict.get_or_insert(Self::Rejected {
+                        index,
+                        reason: "the book cannot be stored as it is (DynamoDB refused it: too large or invalid)",
+                    });
+                }
+                Some("ItemCollectionSizeLimitExceeded") => {
+                    verdict.get_or_insert(Self::Rejected {
+                        index,
+                        reason: "the author's books are over DynamoDB's item collection size limit",
+                    });
+                }
+                Some(_) => {
+                    verdict.get_or_insert(Self::Unknown);
+                }
+            }
+        }
+        match verdict {
+            Some(v) => v,
+            None if conflict => Self::Conflict,
+            None => Self::Unknown,
+        }
+    }
+}
 
 impl StoreError {
     /// Sorts an SDK error, logging it with its metadata (code, message, request id).
@@ -87,5 +156,43 @@ impl StoreError {
     pub(crate) fn malformed_item(err: serde_dynamo::Error) -> Self {
         tracing::error!(error = %err, "malformed item in the table");
         Self::Internal(format!("malformed item: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_reasons_are_sorted_by_what_the_client_can_do() {
+        let sort = |codes: &[Option<&str>]| Cancellation::from_codes(codes.iter().copied());
+        assert_eq!(
+            sort(&[Some("None"), Some("ConditionalCheckFailed")]),
+            Cancellation::Conflict
+        );
+        assert_eq!(
+            sort(&[None, Some("TransactionConflict")]),
+            Cancellation::Conflict
+        );
+        assert_eq!(
+            sort(&[Some("ConditionalCheckFailed"), Some("ThrottlingError")]),
+            Cancellation::Throttled
+        );
+        assert_eq!(
+            sort(&[Some("None"), Some("None"), Some("ValidationError")]),
+            Cancellation::Rejected {
+                index: 2,
+                reason: "the book cannot be stored as it is (DynamoDB refused it: too large or invalid)"
+            }
+        );
+        assert!(matches!(
+            sort(&[
+                Some("ItemCollectionSizeLimitExceeded"),
+                Some("ConditionalCheckFailed")
+            ]),
+            Cancellation::Rejected { index: 0, .. }
+        ));
+        assert_eq!(sort(&[Some("Whatever")]), Cancellation::Unknown);
+        assert_eq!(sort(&[Some("None")]), Cancellation::Unknown);
     }
 }

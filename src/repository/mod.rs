@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::{
 };
 
 pub use client::{build_client, load_sdk_config};
+use error::Cancellation;
 pub use error::StoreError;
 
 use crate::domain::{
@@ -477,19 +478,32 @@ impl BookRepository {
                         replaced: existing.len(),
                     });
                 }
-                Err(e) => match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c))
-                        if c.cancellation_reasons().iter().any(|r| {
-                            matches!(
-                                r.code(),
-                                Some("ConditionalCheckFailed" | "TransactionConflict")
+                Err(e) => {
+                    let verdict = match e.as_service_error() {
+                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                            Cancellation::from_codes(
+                                c.cancellation_reasons().iter().map(|r| r.code()),
                             )
-                        }) =>
-                    {
-                        continue;
+                        }
+                        _ => return Err(StoreError::from_sdk("TransactWriteItems", e)),
+                    };
+                    match verdict {
+                        Cancellation::Conflict => continue,
+                        Cancellation::Throttled => {
+                            tracing::warn!("TransactWriteItems cancelled: throttled");
+                            return Err(StoreError::Unavailable(
+                                "TransactWriteItems: throttled".into(),
+                            ));
+                        }
+                        Cancellation::Rejected { index, reason } => {
+                            tracing::warn!(index, reason, "TransactWriteItems refused one book");
+                            return Err(StoreError::BatchItemRejected { index, reason });
+                        }
+                        Cancellation::Unknown => {
+                            return Err(StoreError::from_sdk("TransactWriteItems", e));
+                        }
                     }
-                    _ => return Err(StoreError::from_sdk("TransactWriteItems", e)),
-                },
+                }
             }
         }
         Err(StoreError::Contention)

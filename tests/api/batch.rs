@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{error_fields, problem, spawn_app};
+use crate::support::{error_fields, problem, scripted_dynamodb, spawn_app, spawn_app_at};
 
 fn book(author: &str, title: &str) -> Value {
     json!({"author": author, "title": title, "category": "Batch", "formats": {"Paperback": "P1"}})
@@ -76,5 +76,57 @@ async fn an_invalid_batch_writes_nothing() {
         page["items"],
         json!([]),
         "no book of a refused batch was written"
+    );
+}
+
+/// The fake DynamoDB of `scripted_dynamodb` for a batch of three: the keys-only read finds
+/// nothing, and the transaction is cancelled with `reasons` (one per book).
+fn cancelled_batch(reasons: &'static str) -> impl Fn(&str) -> (u16, String) {
+    move |operation| match operation {
+        "BatchGetItem" => (200, r#"{"Responses":{},"UnprocessedKeys":{}}"#.to_owned()),
+        "TransactWriteItems" => (
+            400,
+            format!(
+                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":{reasons}}}"#
+            ),
+        ),
+        other => panic!("unexpected DynamoDB call {other}"),
+    }
+}
+
+async fn batch_of_three_against(answer: fn(&str) -> (u16, String)) -> reqwest::Response {
+    let app = spawn_app_at(&scripted_dynamodb(answer).await, false).await;
+    let books: Vec<Value> = (0..3)
+        .map(|i| book("Cancelled", &format!("B{i}")))
+        .collect();
+    app.write(Method::POST, "/books/batch", json!({ "books": books }))
+        .await
+}
+
+#[tokio::test]
+async fn a_batch_dynamodb_throttles_is_a_503_to_retry() {
+    fn answer(operation: &str) -> (u16, String) {
+        cancelled_batch(r#"[{"Code":"None"},{"Code":"ThrottlingError"},{"Code":"None"}]"#)(
+            operation,
+        )
+    }
+    let response = batch_of_three_against(answer).await;
+    assert!(response.headers().contains_key("retry-after"));
+    problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+}
+
+#[tokio::test]
+async fn a_batch_dynamodb_refuses_one_book_of_is_a_422_naming_it() {
+    fn answer(operation: &str) -> (u16, String) {
+        cancelled_batch(
+            r#"[{"Code":"None"},{"Code":"None"},{"Code":"ValidationError","Message":"Item size has exceeded the maximum allowed size"}]"#,
+        )(operation)
+    }
+    let response = batch_of_three_against(answer).await;
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error_fields(&body), ["books[2]"]);
+    assert!(
+        !body.to_string().contains("maximum allowed size"),
+        "DynamoDB's own message is not passed on: {body}"
     );
 }

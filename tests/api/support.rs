@@ -285,3 +285,58 @@ pub async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> S
     });
     endpoint
 }
+
+/// A fake DynamoDB endpoint that answers each call by its operation (`X-Amz-Target` without
+/// the `DynamoDB_20120810.` prefix) with `answer(operation)`: an HTTP status and a JSON body.
+/// For error mappings no real engine can be made to produce (a throttled transaction).
+pub async fn scripted_dynamodb(answer: fn(&str) -> (u16, String)) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut socket = BufReader::new(socket);
+                loop {
+                    let (mut target, mut length) = (String::new(), 0usize);
+                    loop {
+                        let mut line = String::new();
+                        if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            match name.to_ascii_lowercase().as_str() {
+                                "x-amz-target" => target = value.trim().to_owned(),
+                                "content-length" => length = value.trim().parse().unwrap_or(0),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    if socket.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let operation = target.trim_start_matches("DynamoDB_20120810.");
+                    let (status, body) = answer(operation);
+                    let response = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if socket
+                        .get_mut()
+                        .write_all(response.as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    endpoint
+}
