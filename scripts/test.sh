@@ -4,6 +4,7 @@
 #  1. cargo fmt --check and clippy -D warnings
 #  2. every unit and integration test against dynoxide (the default engine), including the
 #     tests that need conditional writes to one item to be serialised (tests/serialised_writes)
+#     and the fault-and-load test (tests/nothing_lost: engine paused twice and killed once)
 #  3. the integration suite (tests/api) again against moto_server, the second engine
 #  4. the OpenAPI document: valid 3.1, and a typed TypeScript client compiles against it
 #  5. the deployment artefacts: cfn-lint, hadolint, IAM least privilege, compose config
@@ -48,8 +49,12 @@ step() {
 
 step cargo fmt --all -- --check
 step cargo clippy --all-targets --locked -- -D warnings
+# The fault-and-load test (tests/nothing_lost) starts a dynoxide of its own, to pause and kill.
+BOOKSTORE_TEST_DYNOXIDE=$(BOOKSTORE_ENGINE=dynoxide scripts/dynamodb-engine.sh path)
+export BOOKSTORE_TEST_DYNOXIDE
 echo "==> cargo test --all-targets (engine: $BOOKSTORE_TEST_DYNAMODB_ENDPOINT)"
-BOOKSTORE_TEST_ENGINE=dynoxide cargo test --all-targets --locked 2>&1 | tee "$log"
+# --show-output prints what passing tests print: the fault-and-load test's closing counts.
+BOOKSTORE_TEST_ENGINE=dynoxide cargo test --all-targets --locked -- --show-output 2>&1 | tee "$log"
 if [ -n "${moto_endpoint:-}" ]; then
   echo "==> cargo test --test api (engine: moto_server at $moto_endpoint)"
   BOOKSTORE_TEST_ENGINE=moto BOOKSTORE_TEST_DYNAMODB_ENDPOINT="$moto_endpoint" \

@@ -3,7 +3,13 @@
 use std::{future::Future, time::Duration, time::Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
-use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::{
+    Client,
+    config::{
+        interceptors::InterceptorContext,
+        retry::{ClassifyRetry, RetryAction},
+    },
+};
 
 /// How long to wait for a TCP/TLS connection to DynamoDB.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -32,8 +38,38 @@ pub fn build_client(sdk: &SdkConfig) -> Client {
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_classifier(NoRetryAfterTimeout)
         .build();
     Client::from_conf(config)
+}
+
+/// Forbids the SDK's retry of an attempt that timed out.
+///
+/// A timed-out request may still reach DynamoDB and be applied later, after its retry has been
+/// applied and answered, and after the client has moved on: a delete could be undone by the late
+/// copy of the create before it, or an update applied twice. DynamoDB documents the outcome of a
+/// timed-out request as unknown, so the client gets that answer (a 503 to retry if it wants)
+/// instead. Throttling, 5xx answers and broken connections are still retried as the standard
+/// strategy does: DynamoDB refused those requests, or the process that held them is gone.
+#[derive(Debug)]
+struct NoRetryAfterTimeout;
+
+impl ClassifyRetry for NoRetryAfterTimeout {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        match ctx.output_or_error() {
+            Some(Err(e))
+                if e.is_timeout_error()
+                    || e.as_connector_error().is_some_and(|c| c.is_timeout()) =>
+            {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "NoRetryAfterTimeout"
+    }
 }
 
 /// Backoff for retries the SDK does not make itself (UnprocessedItems / UnprocessedKeys):
