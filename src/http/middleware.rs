@@ -1,10 +1,11 @@
-//! Cross-cutting request handling: deadline, metrics, access log spans and panics.
+//! Cross-cutting request handling: request ids, security headers, deadline, metrics, access log
+//! spans and panics.
 
 use std::time::{Duration, Instant};
 
 use axum::{
     extract::{MatchedPath, Request},
-    http::HeaderName,
+    http::{HeaderName, HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -14,6 +15,65 @@ use super::problem::ApiError;
 
 /// The request-id header, taken from the caller or generated.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Longest caller-supplied request id kept; longer ones are replaced.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Whether a caller's request id is safe to echo and log: 1 to [`MAX_REQUEST_ID_LEN`] characters
+/// of `[A-Za-z0-9._:-]`. Anything else (spaces, quotes, kilobytes) could forge or bloat log lines.
+pub fn is_acceptable_request_id(value: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&value.len())
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Middleware: drops a caller's `X-Request-Id` that is not acceptable (or is repeated), so that
+/// `SetRequestIdLayer`, which runs next, generates a fresh one.
+pub async fn sanitize_request_id(mut request: Request, next: Next) -> Response {
+    let mut given = request.headers().get_all(REQUEST_ID).iter();
+    let keep = match (given.next(), given.next()) {
+        (None, _) => true,
+        (Some(value), None) => is_acceptable_request_id(value.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+/// The CSP of the documentation page: everything from the service's own origin, nothing from
+/// anywhere else. Swagger UI sets inline styles and uses `data:` SVG icons, hence those two.
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                        object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Middleware: `nosniff` on every response, a same-origin CSP on `/docs`, and `no-store` on
+/// every write response (errors included), so that no cache ever replays a write's answer.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let is_write = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let path = request.uri().path();
+    let is_docs = path == "/docs" || path.starts_with("/docs/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_docs {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CSP),
+        );
+    }
+    if is_write {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
 
 /// Longest a request may take; beyond it the client gets a 503 rather than a hang. Longer than the
 /// DynamoDB client's own operation timeout, so that one normally answers first.
@@ -33,15 +93,36 @@ pub async fn deadline(request: Request, next: Next) -> Response {
 /// Middleware: counts and times every request by method, route template and status.
 pub async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = route_of(&request);
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a metrics label: HTTP allows any token as a method, and each new label value
+/// would be a new time series kept forever, so the non-standard ones share `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// The route template (`/books/{author}/{title}`), never the raw path: raw paths would give
@@ -63,7 +144,8 @@ pub fn request_span(request: &Request) -> Span {
     tracing::info_span!(
         "request",
         request_id,
-        method = %request.method(),
+        // Bounded like the metrics label: a made-up method can be as long as the request line.
+        method = method_label(request.method()),
         route = %route_of(request),
     )
 }

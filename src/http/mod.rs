@@ -87,6 +87,7 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
     // Outermost first: the request id exists before anything logs, and every response,
     // errors and panics included, passes through metrics, CORS and the problem `instance`.
     let layers = ServiceBuilder::new()
+        .layer(from_fn(middleware::sanitize_request_id))
         .layer(SetRequestIdLayer::new(
             middleware::REQUEST_ID,
             MakeRequestUuid,
@@ -99,6 +100,7 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
                 .on_response(middleware::log_response)
                 .on_failure(()),
         )
+        .layer(from_fn(middleware::security_headers))
         .layer(from_fn(middleware::record_metrics))
         .option_layer(cors(cors_origins))
         .layer(from_fn(problem::add_instance))
