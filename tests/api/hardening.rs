@@ -1,10 +1,19 @@
 //! The HTTP hardening contract: request ids, security headers, bounded metrics labels,
 //! readiness, compression, slow uploads, slow clients and load shedding.
 
-use reqwest::{Method, StatusCode};
-use serde_json::json;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
-use crate::support::{book_path, problem, spawn_app};
+use axum::http::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{book_path, problem, spawn_app, spawn_app_at};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
@@ -148,4 +157,86 @@ async fn security_headers_on_every_response() {
     }
     let read = app.get(&path).await;
     problem(read, StatusCode::NOT_FOUND).await;
+}
+
+/// A fake DynamoDB that answers DescribeTable with the given table and `CategoryIndex` statuses
+/// after `delay`, and counts the calls.
+async fn fake_describe_table(
+    table_status: &'static str,
+    index_status: Option<&'static str>,
+    delay: Duration,
+) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let answer = move |headers: HeaderMap| {
+        let counter = counter.clone();
+        async move {
+            let target = headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            assert_eq!(target, "DynamoDB_20120810.DescribeTable");
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(delay).await;
+            let indexes: Vec<Value> = index_status
+                .map(|s| json!({"IndexName": "CategoryIndex", "IndexStatus": s}))
+                .into_iter()
+                .collect();
+            let body = json!({"Table": {
+                "TableName": "Books", "TableStatus": table_status,
+                "GlobalSecondaryIndexes": indexes,
+            }});
+            (
+                [("content-type", "application/x-amz-json-1.0")],
+                body.to_string(),
+            )
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/", axum::routing::post(answer));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (endpoint, calls)
+}
+
+#[tokio::test]
+async fn readiness_holds_while_the_table_can_serve() {
+    for (table, index, ready) in [
+        ("ACTIVE", Some("ACTIVE"), true),
+        ("UPDATING", Some("ACTIVE"), true),
+        ("ACTIVE", Some("UPDATING"), true),
+        ("UPDATING", Some("UPDATING"), true),
+        ("ACTIVE", Some("CREATING"), false),
+        ("ACTIVE", Some("DELETING"), false),
+        ("ACTIVE", None, false),
+        ("DELETING", Some("ACTIVE"), false),
+        ("CREATING", Some("CREATING"), false),
+    ] {
+        let (endpoint, _) = fake_describe_table(table, index, Duration::ZERO).await;
+        let app = spawn_app_at(&endpoint, false).await;
+        let response = app.get("/health/ready").await;
+        let expected = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        assert_eq!(
+            response.status(),
+            expected,
+            "table {table}, index {index:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_readiness_probes_share_one_describe_table() {
+    let (endpoint, calls) =
+        fake_describe_table("ACTIVE", Some("ACTIVE"), Duration::from_millis(500)).await;
+    let app = spawn_app_at(&endpoint, false).await;
+
+    let probes = (0..20).map(|_| app.get("/health/ready"));
+    for response in futures_util::future::join_all(probes).await {
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
