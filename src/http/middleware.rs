@@ -1,14 +1,18 @@
 //! Cross-cutting request handling: request ids, security headers, deadline, metrics, access log
 //! spans and panics.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use tokio::sync::Semaphore;
 use tracing::Span;
 
 use super::problem::ApiError;
@@ -88,6 +92,32 @@ pub async fn deadline(request: Request, next: Next) -> Response {
             ApiError::Unavailable.into_response()
         }
     }
+}
+
+/// The cap on requests handled at once.
+#[derive(Debug, Clone)]
+pub struct InFlight(Arc<Semaphore>);
+
+impl InFlight {
+    /// A cap of `max` requests.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
+
+/// Middleware: past the in-flight cap, answers 503 with `Retry-After` at once. Queueing instead
+/// would only grow memory and latency until every request times out; an immediate 503 lets the
+/// client or load balancer retry elsewhere. Health probes bypass the cap: a busy task is alive
+/// and serving, and failing its probes would have ECS or the ALB take it away when most needed.
+pub async fn shed_load(State(cap): State<InFlight>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/health/") {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = cap.0.try_acquire() else {
+        tracing::debug!("in-flight cap reached; request shed");
+        return ApiError::Unavailable.into_response();
+    };
+    next.run(request).await
 }
 
 /// Middleware: counts and times every request by method, route template and status.

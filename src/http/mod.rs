@@ -63,10 +63,41 @@ impl AppState {
     }
 }
 
+/// How the application is assembled, beyond its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Requests handled at once; past it, an immediate 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Whether `/metrics` is served with the API (else only by [`metrics_app`]).
+    pub metrics_on_api_port: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 512,
+            metrics_on_api_port: true,
+        }
+    }
+}
+
+/// The whole application with the default [`HttpOptions`]; see [`app_with`].
+pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+    app_with(state, cors_origins, &HttpOptions::default())
+}
+
+/// `/metrics` alone, for a separate address the load balancer does not route to.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+}
+
 /// The whole application: every route and the middleware stack.
 ///
 /// `cors_origins` lists the browser origins allowed to call the API; empty means no CORS headers.
-pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOptions) -> Router {
     let api = Router::new()
         .merge(books::router())
         .merge(formats::router())
@@ -75,11 +106,14 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
             state.clone(),
             auth::require_token_for_writes,
         ));
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(api)
         .merge(health::router())
-        .merge(docs::router())
-        .route("/metrics", get(render_metrics))
+        .merge(docs::router());
+    if options.metrics_on_api_port {
+        router = router.route("/metrics", get(render_metrics));
+    }
+    let router = router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
@@ -104,6 +138,10 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
         .layer(from_fn(middleware::record_metrics))
         .option_layer(cors(cors_origins))
         .layer(from_fn(problem::add_instance))
+        .layer(from_fn_with_state(
+            middleware::InFlight::new(options.max_in_flight),
+            middleware::shed_load,
+        ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::deadline))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));

@@ -10,10 +10,20 @@ use std::{
 };
 
 use axum::http::HeaderMap;
+use bookstore::{
+    http::{self, AppState, AuthPolicy, HttpOptions},
+    repository::{self, BookRepository},
+    server, telemetry,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::Semaphore,
+};
 
-use crate::support::{book_path, problem, spawn_app, spawn_app_at};
+use crate::support::{book_path, problem, sdk_config, spawn_app, spawn_app_at};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
@@ -239,4 +249,305 @@ async fn concurrent_readiness_probes_share_one_describe_table() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// The app with `options` over a DynamoDB at `endpoint`, on a socket; its base URL.
+async fn spawn_with(endpoint: &str, options: HttpOptions) -> String {
+    let client = repository::build_client(&sdk_config(endpoint).await);
+    let repo = BookRepository::new(client, "Books".to_owned());
+    let state = AppState::new(repo, AuthPolicy::Open, telemetry::metrics_handle());
+    let app = http::app_with(state, &[], &options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(server::serve(listener, app, std::future::pending()));
+    base
+}
+
+/// A fake DynamoDB that holds every call until `gate` gets permits, then answers `{}` (for
+/// GetItem: no such item); counts the calls that arrived.
+async fn gated_dynamodb() -> (String, Arc<AtomicUsize>, Arc<Semaphore>) {
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(Semaphore::new(0));
+    let (count, wait) = (arrived.clone(), gate.clone());
+    let answer = move || {
+        let (count, wait) = (count.clone(), wait.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            let _permit = wait.acquire().await.unwrap();
+            ([("content-type", "application/x-amz-json-1.0")], "{}")
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().route("/", axum::routing::post(answer));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (endpoint, arrived, gate)
+}
+
+#[tokio::test]
+async fn past_the_in_flight_cap_requests_get_an_immediate_503() {
+    let (endpoint, arrived, gate) = gated_dynamodb().await;
+    let base = spawn_with(
+        &endpoint,
+        HttpOptions {
+            max_in_flight: 2,
+            ..HttpOptions::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let book = format!("{base}/books/A/T");
+    let held: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(http.get(&book).send()))
+        .collect();
+    let waited = std::time::Instant::now();
+    while arrived.load(Ordering::SeqCst) < 2 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "the calls never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Both slots are taken by requests waiting on DynamoDB: the next one is shed, not queued.
+    let shed = http.get(&book).send().await.unwrap();
+    assert_eq!(shed.headers()["retry-after"], "1");
+    problem(shed, StatusCode::SERVICE_UNAVAILABLE).await;
+    // Probes bypass the cap, so a busy task is not taken for a dead one.
+    let live = http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+
+    gate.add_permits(1_000);
+    for request in held {
+        request.await.unwrap().unwrap();
+    }
+    let after = http.get(&book).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::NOT_FOUND, "slots are freed");
+}
+
+/// The real binary serving with `vars` (no DynamoDB needed for what these tests ask);
+/// killed when dropped.
+struct Binary {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Binary {
+    async fn start(vars: &[(&str, &str)]) -> Self {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs([
+                ("BOOKSTORE_ADDR", addr.as_str()),
+                ("BOOKSTORE_AUTH", "none"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("RUST_LOG", "warn"),
+            ])
+            .envs(vars.iter().copied())
+            .stdout(std::process::Stdio::null());
+        let binary = Self {
+            child: command.spawn().unwrap(),
+            addr,
+        };
+        let started = std::time::Instant::now();
+        while TcpStream::connect(&binary.addr).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        binary
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Generous: what is checked is that the server closes the connection at all.
+const CLOSE_BOUND: Duration = Duration::from_secs(30);
+
+/// Reads until the server closes the connection (or resets it); `Err` if it is still open after
+/// [`CLOSE_BOUND`].
+async fn closed_by_server(stream: &mut TcpStream) -> Result<(), tokio::time::error::Elapsed> {
+    tokio::time::timeout(CLOSE_BOUND, async {
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink).await;
+    })
+    .await
+}
+
+/// Reads one response with a `Content-Length` body off a keep-alive connection.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(CLOSE_BOUND, stream.read(&mut chunk))
+            .await
+            .expect("a response in time")
+            .unwrap();
+        assert!(n > 0, "closed before a full response: {bytes:?}");
+        bytes.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .expect("a content-length");
+            if bytes.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_without_complete_headers_are_closed() {
+    let server = Binary::start(&[
+        ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "1"),
+        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "600"),
+    ])
+    .await;
+
+    let mut silent = TcpStream::connect(&server.addr).await.unwrap();
+    assert!(
+        closed_by_server(&mut silent).await.is_ok(),
+        "a silent connection stayed open"
+    );
+
+    let mut half = TcpStream::connect(&server.addr).await.unwrap();
+    half.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_by_server(&mut half).await.is_ok(),
+        "half the headers held the connection"
+    );
+
+    // A byte at a time does not restart the clock.
+    let trickle = TcpStream::connect(&server.addr).await.unwrap();
+    let (mut read, mut write) = trickle.into_split();
+    let writer = tokio::spawn(async move {
+        for byte in b"GET /health/live HTTP/1.1\r\nX-Slow: "
+            .iter()
+            .chain([b'a'; 200].iter())
+        {
+            if write.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let closed = tokio::time::timeout(CLOSE_BOUND, async {
+        let mut sink = Vec::new();
+        let _ = read.read_to_end(&mut sink).await;
+    })
+    .await;
+    assert!(closed.is_ok(), "a trickling client held the connection");
+    writer.abort();
+
+    // A complete request is still answered.
+    let mut whole = TcpStream::connect(&server.addr).await.unwrap();
+    whole
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_response(&mut whole).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    let server = Binary::start(&[
+        ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "1"),
+        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "10"),
+    ])
+    .await;
+    let mut stream = TcpStream::connect(&server.addr).await.unwrap();
+    let request = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+
+    // Idle for longer than the header-read timeout: still open, as the ALB expects.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stream.write_all(request).await.unwrap();
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+
+    assert!(
+        closed_by_server(&mut stream).await.is_ok(),
+        "an idle connection stayed open"
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_move_off_the_api_port() {
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    let server = Binary::start(&[("BOOKSTORE_METRICS_ADDR", &metrics_addr)]).await;
+    let http = reqwest::Client::new();
+
+    let on_api = http
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .unwrap();
+    problem(on_api, StatusCode::NOT_FOUND).await;
+    let scraped = http
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("http_requests_total{"), "{text}");
+}
+
+#[test]
+fn invalid_limits_stop_start_up_naming_the_variable() {
+    for (name, value) in [
+        ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "0"),
+        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "0"),
+        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "x"),
+        ("BOOKSTORE_MAX_IN_FLIGHT", "0"),
+        ("BOOKSTORE_METRICS_ADDR", "not-an-address"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"))
+            .arg("serve")
+            .env_clear()
+            .env("BOOKSTORE_AUTH", "none")
+            .env("BOOKSTORE_ADDR", "127.0.0.1:0")
+            .env(name, value)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
 }
