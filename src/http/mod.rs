@@ -27,6 +27,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer,
+        predicate::{NotForContentType, Predicate, SizeAbove},
+    },
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -135,6 +139,7 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
                 .on_failure(()),
         )
         .layer(from_fn(middleware::security_headers))
+        .layer(compression())
         .layer(from_fn(middleware::record_metrics))
         .option_layer(cors(cors_origins))
         .layer(from_fn(problem::add_instance))
@@ -150,6 +155,20 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
 
 async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
     state.metrics.render()
+}
+
+/// Smallest response body worth compressing: below it the encoding overhead and CPU cost more
+/// than the bytes saved (a single book, a problem document, a health answer).
+const COMPRESS_FROM_BYTES: u64 = 1024;
+
+/// gzip or br, as the client's `Accept-Encoding` allows, for responses of 1 KiB or more
+/// (`SizeAbove` compresses sizes at or above its bound).
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(COMPRESS_FROM_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new().compress_when(predicate)
 }
 
 /// CORS for browser frontends, or none when no origin is configured.

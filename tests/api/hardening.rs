@@ -551,3 +551,73 @@ fn invalid_limits_stop_start_up_naming_the_variable() {
         assert!(stderr.contains(name), "{name}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn large_responses_are_compressed_as_the_client_allows() {
+    use std::io::Read as _;
+
+    let app = spawn_app().await;
+    let fetch = |path: &'static str, encoding: &'static str| {
+        let request = app
+            .request(Method::GET, path)
+            .header("Accept-Encoding", encoding);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let headers = response.headers().clone();
+            (headers, response.bytes().await.unwrap().to_vec())
+        }
+    };
+    // Every value, joined: CORS adds its own `Vary` values next to compression's.
+    let header = |headers: &reqwest::header::HeaderMap, name: &str| {
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    };
+
+    let (headers, plain) = fetch("/openapi.json", "identity").await;
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert!(plain.len() >= 1024);
+    let document: Value = serde_json::from_slice(&plain).unwrap();
+
+    let (headers, gzipped) = fetch("/openapi.json", "gzip").await;
+    assert_eq!(
+        header(&headers, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    assert!(
+        header(&headers, "vary")
+            .unwrap()
+            .contains("accept-encoding")
+    );
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(&gzipped[..])
+        .read_to_end(&mut text)
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), document);
+    assert!(gzipped.len() < plain.len());
+
+    let (headers, brotli) = fetch("/openapi.json", "br;q=1, gzip;q=0.5").await;
+    assert_eq!(header(&headers, "content-encoding").as_deref(), Some("br"));
+    assert!(
+        header(&headers, "vary")
+            .unwrap()
+            .contains("accept-encoding")
+    );
+    let mut text = Vec::new();
+    brotli::Decompressor::new(&brotli[..], 4096)
+        .read_to_end(&mut text)
+        .unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), document);
+
+    // Under 1 KiB: compressing costs more than it saves.
+    let (headers, small) = fetch("/health/live", "gzip, br").await;
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&small).unwrap()["status"],
+        "ok"
+    );
+}
