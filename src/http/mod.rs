@@ -37,7 +37,7 @@ use tower_http::{
 };
 
 pub use auth::AuthPolicy;
-pub use middleware::REQUEST_DEADLINE;
+pub use middleware::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
 pub use problem::{ApiError, Problem};
 
 use crate::repository::BookRepository;

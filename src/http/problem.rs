@@ -37,6 +37,9 @@ pub enum ApiError {
     /// `If-Match` / `If-None-Match` did not hold.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The client took too long to send the body (seconds allowed).
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     /// The body is over the size limit.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -64,6 +67,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -189,6 +193,10 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
                 );
+            }
+            Self::RequestTimeout(_) => {
+                // The rest of the body may still be on its way; the connection cannot be reused.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

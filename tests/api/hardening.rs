@@ -621,3 +621,48 @@ async fn large_responses_are_compressed_as_the_client_allows() {
         "ok"
     );
 }
+
+/// A PUT of `body` declared as `length` bytes, written raw so that it can stall half-way.
+fn put_head(app_base: &str, length: usize) -> (String, String) {
+    let addr = app_base.trim_start_matches("http://").to_owned();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+        book_path("Slow", "Upload"),
+        crate::support::TOKEN,
+    );
+    (addr, head)
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_a_408_not_a_503() {
+    let app = spawn_app().await;
+    let body = br#"{"category": "Tests"}"#;
+    let (addr, head) = put_head(&app.base, body.len() + 50);
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+
+    let response = read_response(&mut stream).await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("application/problem+json"), "{response}");
+    assert!(response.contains(r#""status":408"#), "{response}");
+}
+
+#[tokio::test]
+async fn a_slow_upload_that_arrives_in_time_gets_the_full_work_deadline() {
+    let app = spawn_app().await;
+    let body = br#"{"category": "Tests"}"#;
+    let (addr, head) = put_head(&app.base, body.len());
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..10]).await.unwrap();
+    // Past the 6 s work deadline, inside the 10 s body-read timeout.
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    stream.write_all(&body[10..]).await.unwrap();
+
+    let response = read_response(&mut stream).await;
+    assert!(
+        response.starts_with("HTTP/1.1 201") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+}
