@@ -251,7 +251,7 @@ pub async fn shed_load(State(cap): State<InFlight>, request: Request, next: Next
     }
     let Ok(_permit) = cap.0.try_acquire() else {
         tracing::debug!("in-flight cap reached; request shed");
-        return ApiError::Unavailable.into_response();
+        return ApiError::Overloaded.into_response();
     };
     next.run(request).await
 }

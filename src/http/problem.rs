@@ -52,6 +52,9 @@ pub enum ApiError {
     /// DynamoDB is unavailable, throttled or timed out, or the request ran past its deadline.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
+    /// The in-flight cap is reached: shed at once rather than queued.
+    #[error("the service is at capacity, retry shortly")]
+    Overloaded,
     /// A bug. The details are logged where it happened, never sent.
     #[error("an internal error occurred")]
     Internal,
@@ -71,7 +74,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -188,7 +191,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::Overloaded => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -57,7 +57,8 @@ pub enum AuthErrors {
 /// The error of any route that reaches DynamoDB.
 #[derive(IntoResponses)]
 pub enum BackendErrors {
-    /// DynamoDB is unavailable, throttled or timed out; retry after `Retry-After` seconds.
+    /// DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
+    /// `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json",
         example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}),
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]

@@ -315,7 +315,8 @@ async fn past_the_in_flight_cap_requests_get_an_immediate_503() {
     // Both slots are taken by requests waiting on DynamoDB: the next one is shed, not queued.
     let shed = http.get(&book).send().await.unwrap();
     assert_eq!(shed.headers()["retry-after"], "1");
-    problem(shed, StatusCode::SERVICE_UNAVAILABLE).await;
+    let shed = problem(shed, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(shed["detail"], "the service is at capacity, retry shortly");
     // Probes bypass the cap, so a busy task is not taken for a dead one.
     let live = http
         .get(format!("{base}/health/live"))
