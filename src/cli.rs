@@ -65,10 +65,27 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let repo = repository(&args.table).await?;
     let state = AppState::new(repo, auth, telemetry::metrics_handle());
-    let app = http::app(state, &origins);
+    let options = args.http_options();
+    let app = http::app_with(state.clone(), &origins, &options);
     let listener = TcpListener::bind(args.addr).await?;
+    // Bound before serving, so a bad address stops start-up instead of failing later.
+    let metrics = match args.metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     tracing::info!(addr = %listener.local_addr()?, table = args.table.table, "listening");
-    server::serve(listener, app, server::shutdown_signal()).await?;
+    let limits = args.connection_limits();
+    if let Some(metrics) = metrics {
+        tracing::info!(addr = %metrics.local_addr()?, "serving /metrics");
+        // Internal scrapes only; it stops with the process.
+        tokio::spawn(server::serve_with(
+            metrics,
+            http::metrics_app(state),
+            std::future::pending(),
+            limits,
+        ));
+    }
+    server::serve_with(listener, app, server::shutdown_signal(), limits).await?;
     tracing::info!("stopped");
     Ok(())
 }

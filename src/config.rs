@@ -3,12 +3,15 @@
 //! Every setting can come from a flag or from its `BOOKSTORE_*` variable; AWS settings come from
 //! the standard AWS variables and files, read by `aws-config`.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
-use crate::http::AuthPolicy;
+use crate::{
+    http::{AuthPolicy, HttpOptions},
+    server::ConnectionLimits,
+};
 
 /// The bookstore service: a REST API over the tutorial's DynamoDB `Books` table.
 #[derive(Debug, Parser)]
@@ -79,6 +82,41 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Seconds a client has to send complete request headers before its connection is closed.
+    #[arg(
+        long,
+        env = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
+        value_name = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=300)
+    )]
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept open. Longer than the ALB's 60 s idle
+    /// timeout, so the load balancer, not the service, closes idle connections (no 502s).
+    #[arg(
+        long,
+        env = "BOOKSTORE_IDLE_TIMEOUT_SECS",
+        value_name = "BOOKSTORE_IDLE_TIMEOUT_SECS",
+        default_value_t = 75,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub idle_timeout_secs: u64,
+    /// Requests handled at once; beyond it a request gets an immediate 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "BOOKSTORE_MAX_IN_FLIGHT",
+        value_name = "BOOKSTORE_MAX_IN_FLIGHT",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..=65_536)
+    )]
+    pub max_in_flight: u32,
+    /// Serve `/metrics` on this address instead of the API port (e.g. `0.0.0.0:9090`).
+    #[arg(
+        long,
+        env = "BOOKSTORE_METRICS_ADDR",
+        value_name = "BOOKSTORE_METRICS_ADDR"
+    )]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Settings of `seed`.
@@ -203,6 +241,22 @@ impl ServeArgs {
         }
     }
 
+    /// The connection timeouts of the server.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+        }
+    }
+
+    /// The HTTP options: the in-flight cap and where `/metrics` is served.
+    pub fn http_options(&self) -> HttpOptions {
+        HttpOptions {
+            max_in_flight: self.max_in_flight as usize,
+            metrics_on_api_port: self.metrics_addr.is_none(),
+        }
+    }
+
     /// The CORS origins as header values.
     pub fn cors_origins(&self) -> Result<Vec<HeaderValue>, ConfigError> {
         self.cors_origins
@@ -227,6 +281,10 @@ mod tests {
             api_tokens: tokens.map(Secret::new),
             auth: auth.map(str::to_owned),
             cors_origins: vec![],
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 75,
+            max_in_flight: 512,
+            metrics_addr: None,
         }
     }
 

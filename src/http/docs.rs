@@ -201,7 +201,8 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .merge(SwaggerUi::new("/docs").config(
-            // Keep the token entered under "Authorize" across reloads, for "Try it out" on writes.
-            utoipa_swagger_ui::Config::new(["/openapi.json"]).persist_authorization(true),
+            // A token entered under "Authorize" lives only as long as the page: persisting it would
+            // put a write credential in localStorage, readable by any script on the origin.
+            utoipa_swagger_ui::Config::new(["/openapi.json"]).persist_authorization(false),
         ))
 }

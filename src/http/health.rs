@@ -1,12 +1,10 @@
 //! `/health/live` and `/health/ready` for the load balancer and ECS.
 
-use std::{
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::{Json, Router, extract::State, routing::get};
 use serde::Serialize;
+use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use super::{
@@ -40,11 +38,11 @@ pub async fn live() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: 200 when the table and `CategoryIndex` are ACTIVE, else 503.
+/// Readiness: 200 while the table and `CategoryIndex` can serve (ACTIVE or UPDATING), else 503.
 #[utoipa::path(get, path = "/health/ready", operation_id = "getReadiness", tag = "operations",
     responses(
-        (status = 200, description = "Table and index are ACTIVE", body = Health),
-        (status = 503, description = "Table or index missing or not ACTIVE, or DynamoDB unreachable", body = Problem, content_type = "application/problem+json",
+        (status = 200, description = "Table and index can serve: ACTIVE or UPDATING", body = Health),
+        (status = 503, description = "Table or index missing, being created or deleted, or DynamoDB unreachable", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -62,15 +60,18 @@ pub struct ReadinessCache {
 }
 
 impl ReadinessCache {
+    /// The cached answer, or a fresh one. The lock is held across the DescribeTable call so that
+    /// concurrent probes wait for that one call instead of each making their own (single flight).
     async fn check(&self, repo: &BookRepository) -> bool {
-        if let Some((at, ready)) = *self.last.lock().expect("readiness lock")
+        let mut last = self.last.lock().await;
+        if let Some((at, ready)) = *last
             && at.elapsed() < READY_CACHE_TTL
         {
             return ready;
         }
         // Errors are logged by the repository; to a probe they just mean "not ready".
         let ready = repo.is_ready().await.unwrap_or(false);
-        *self.last.lock().expect("readiness lock") = Some((Instant::now(), ready));
+        *last = Some((Instant::now(), ready));
         ready
     }
 }

@@ -27,13 +27,17 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
+    compression::{
+        CompressionLayer,
+        predicate::{NotForContentType, Predicate, SizeAbove},
+    },
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
 pub use auth::AuthPolicy;
-pub use middleware::REQUEST_DEADLINE;
+pub use middleware::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
 pub use problem::{ApiError, Problem};
 
 use crate::repository::BookRepository;
@@ -63,10 +67,41 @@ impl AppState {
     }
 }
 
+/// How the application is assembled, beyond its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Requests handled at once; past it, an immediate 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Whether `/metrics` is served with the API (else only by [`metrics_app`]).
+    pub metrics_on_api_port: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 512,
+            metrics_on_api_port: true,
+        }
+    }
+}
+
+/// The whole application with the default [`HttpOptions`]; see [`app_with`].
+pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+    app_with(state, cors_origins, &HttpOptions::default())
+}
+
+/// `/metrics` alone, for a separate address the load balancer does not route to.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(render_metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+}
+
 /// The whole application: every route and the middleware stack.
 ///
 /// `cors_origins` lists the browser origins allowed to call the API; empty means no CORS headers.
-pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
+pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOptions) -> Router {
     let api = Router::new()
         .merge(books::router())
         .merge(formats::router())
@@ -75,11 +110,14 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
             state.clone(),
             auth::require_token_for_writes,
         ));
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(api)
         .merge(health::router())
-        .merge(docs::router())
-        .route("/metrics", get(render_metrics))
+        .merge(docs::router());
+    if options.metrics_on_api_port {
+        router = router.route("/metrics", get(render_metrics));
+    }
+    let router = router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
@@ -87,6 +125,7 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
     // Outermost first: the request id exists before anything logs, and every response,
     // errors and panics included, passes through metrics, CORS and the problem `instance`.
     let layers = ServiceBuilder::new()
+        .layer(from_fn(middleware::sanitize_request_id))
         .layer(SetRequestIdLayer::new(
             middleware::REQUEST_ID,
             MakeRequestUuid,
@@ -99,9 +138,15 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
                 .on_response(middleware::log_response)
                 .on_failure(()),
         )
+        .layer(from_fn(middleware::security_headers))
+        .layer(compression())
         .layer(from_fn(middleware::record_metrics))
         .option_layer(cors(cors_origins))
         .layer(from_fn(problem::add_instance))
+        .layer(from_fn_with_state(
+            middleware::InFlight::new(options.max_in_flight),
+            middleware::shed_load,
+        ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn(middleware::deadline))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
@@ -110,6 +155,20 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
 
 async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
     state.metrics.render()
+}
+
+/// Smallest response body worth compressing: below it the encoding overhead and CPU cost more
+/// than the bytes saved (a single book, a problem document, a health answer).
+const COMPRESS_FROM_BYTES: u64 = 1024;
+
+/// gzip or br, as the client's `Accept-Encoding` allows, for responses of 1 KiB or more
+/// (`SizeAbove` compresses sizes at or above its bound).
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(COMPRESS_FROM_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    CompressionLayer::new().compress_when(predicate)
 }
 
 /// CORS for browser frontends, or none when no origin is configured.

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// `If-Match` / `If-None-Match` did not hold; the book as stored, none if there is none.
     #[error("the book does not match the request's precondition")]
     PreconditionFailed(Option<Box<Book>>),
+    /// The client took too long to send the body (seconds allowed).
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     /// The body is over the size limit.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -53,6 +56,9 @@ pub enum ApiError {
     /// DynamoDB is unavailable, throttled or timed out, or the request ran past its deadline.
     #[error("the service is temporarily unavailable, retry shortly")]
     Unavailable,
+    /// The in-flight cap is reached: shed at once rather than queued.
+    #[error("the service is at capacity, retry shortly")]
+    Overloaded,
     /// A bug. The details are logged where it happened, never sent.
     #[error("an internal error occurred")]
     Internal,
@@ -68,10 +74,11 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -201,7 +208,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::Overloaded => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -209,6 +216,10 @@ impl IntoResponse for ApiError {
             }
             Self::PreconditionFailed(Some(book)) => {
                 headers.insert(header::ETAG, etag(&book.revision()));
+            }
+            Self::RequestTimeout(_) => {
+                // The rest of the body may still be on its way; the connection cannot be reused.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

@@ -26,6 +26,10 @@ pub enum BodyErrors {
     #[response(status = 400, content_type = "application/problem+json",
         example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "malformed JSON: EOF while parsing an object at line 1 column 13", "instance": "/books"}))]
     BadRequest(Problem),
+    /// The body did not arrive within 10 seconds (a slow upload).
+    #[response(status = 408, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": "the request body did not arrive within 10 seconds", "instance": "/books"}))]
+    Timeout(Problem),
     /// The body is over 64 KiB.
     #[response(status = 413, content_type = "application/problem+json",
         example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the request body is larger than 65536 bytes", "instance": "/books"}))]
@@ -53,7 +57,8 @@ pub enum AuthErrors {
 /// The error of any route that reaches DynamoDB.
 #[derive(IntoResponses)]
 pub enum BackendErrors {
-    /// DynamoDB is unavailable, throttled or timed out; retry after `Retry-After` seconds.
+    /// DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
+    /// `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json",
         example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}),
         headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]

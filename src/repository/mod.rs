@@ -561,7 +561,7 @@ impl BookRepository {
         ))
     }
 
-    /// DescribeTable: whether the table and `CategoryIndex` are both ACTIVE.
+    /// DescribeTable: whether the table and `CategoryIndex` can serve (ACTIVE or UPDATING).
     pub async fn is_ready(&self) -> Result<bool, StoreError> {
         let call = self.client.describe_table().table_name(self.table()).send();
         let output = instrumented("DescribeTable", call)
@@ -570,11 +570,21 @@ impl BookRepository {
         let Some(table) = output.table else {
             return Ok(false);
         };
-        let index_active = table.global_secondary_indexes().iter().any(|index| {
+        // UPDATING (another index being added, a capacity change, streams) still serves every
+        // call; failing readiness then would take every task out of the load balancer at once.
+        // A CategoryIndex still CREATING cannot answer category listings, so it is not ready.
+        let index_serves = table.global_secondary_indexes().iter().any(|index| {
             index.index_name() == Some(CATEGORY_INDEX)
-                && index.index_status() == Some(&IndexStatus::Active)
+                && matches!(
+                    index.index_status(),
+                    Some(IndexStatus::Active | IndexStatus::Updating)
+                )
         });
-        Ok(table.table_status() == Some(&TableStatus::Active) && index_active)
+        let table_serves = matches!(
+            table.table_status(),
+            Some(TableStatus::Active | TableStatus::Updating)
+        );
+        Ok(table_serves && index_serves)
     }
 }
 

@@ -8,6 +8,7 @@ mod books;
 mod conditional;
 mod errors;
 mod formats;
+mod hardening;
 mod hostile;
 mod lifecycle;
 mod listings;
