@@ -44,16 +44,17 @@ impl BookPatch {
             ));
             None
         } else {
-            let remove: BTreeSet<FormatName> = remove
+            // Every name is checked (into a Vec) before one bad name makes the whole set None.
+            let parsed: Vec<Option<FormatName>> = remove
                 .into_keys()
-                .filter_map(|name| {
+                .map(|name| {
                     v.check(
                         &format!("formats.{name}"),
                         FormatName::parse(name).map_err(|e| e.of("format name")),
                     )
                 })
                 .collect();
-            Some(remove)
+            parsed.into_iter().collect::<Option<BTreeSet<_>>>()
         };
         let patch = set.zip(remove).and_then(|(set, remove)| {
             let formats = match FormatChange::new(set, remove) {
@@ -135,6 +136,11 @@ mod tests {
         assert_eq!(
             fields(BookPatch::parse(Some("".into()), Some(formats))),
             ["category", "formats.Hardcover", "formats. padded"]
+        );
+        let bad_removal = BTreeMap::from([("\u{0}".to_string(), None)]);
+        assert_eq!(
+            fields(BookPatch::parse(None, Some(bad_removal))),
+            ["formats.\u{0}"]
         );
         let many = (0..33).map(|i| (format!("F{i}"), None)).collect();
         assert_eq!(fields(BookPatch::parse(None, Some(many))), ["formats"]);
