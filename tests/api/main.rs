@@ -11,6 +11,7 @@ mod formats;
 mod hostile;
 mod lifecycle;
 mod listings;
+mod merge_patch;
 mod operations;
 mod support;
 mod tutorial;
