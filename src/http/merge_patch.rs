@@ -8,9 +8,9 @@ use axum::{
     http::{StatusCode, header},
     response::Response,
 };
-use serde::{Deserialize, Deserializer, de::DeserializeOwned, de::Error as _};
+use serde::{Deserialize, Deserializer, de::Error as _};
 use utoipa::{
-    PartialSchema, ToSchema,
+    IntoResponses, PartialSchema, ToSchema,
     openapi::{
         RefOr, Schema,
         schema::{ObjectBuilder, OneOfBuilder, Type},
@@ -90,13 +90,9 @@ impl ToSchema for FormatsPatch {}
 /// (plain JSON would read `null` as a value, not as "remove"), and the read-only members of a
 /// book are named as such.
 #[derive(Debug)]
-pub struct MergePatchBody<T>(pub T);
+pub struct MergePatchBody(pub MergePatchRequest);
 
-impl<S, T> FromRequest<S> for MergePatchBody<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
+impl<S: Send + Sync> FromRequest<S> for MergePatchBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -116,6 +112,26 @@ where
     }
 }
 
+/// What a merge patch answers besides the errors every body route shares.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes the responses in the OpenAPI document; never constructed.
+pub enum MergePatchResponses {
+    /// The book as stored, `version` bumped by one.
+    #[response(status = 200, content_type = "application/json",
+        headers(("ETag" = String, description = "Strong, opaque entity tag of the stored book")))]
+    Patched(BookResponse),
+    /// No such book.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The precondition failed; `current` is the stored book and `ETag` its tag.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is not `application/merge-patch+json` (or has no Content-Type).
+    #[response(status = 415, content_type = "application/problem+json",
+        example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "the body must be application/merge-patch+json, not 'application/json'", "instance": "/books/John%20Grisham/The%20Rainmaker"}))]
+    NotMergePatch(Problem),
+}
+
 /// Change a book's category and formats in one write (JSON Merge Patch, RFC 7396).
 ///
 /// Members absent from the patch are unchanged, and so are formats it does not name. The 32-format
@@ -131,21 +147,14 @@ where
     ),
     request_body(content = MergePatchRequest, content_type = "application/merge-patch+json"),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The book as stored, `version` bumped by one", body = BookResponse,
-            headers(("ETag" = String, description = "Strong, opaque entity tag of the stored book"))),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Precondition failed; `current` is the stored book", body = Problem, content_type = "application/problem+json"),
-        BodyErrors,
-        (status = 415, description = "The body is not `application/merge-patch+json` (or has no Content-Type)", body = Problem, content_type = "application/problem+json"),
-        AuthErrors, BackendErrors,
-    )
+    // After BodyErrors, so that its 415 replaces the one that names application/json.
+    responses(BodyErrors, MergePatchResponses, AuthErrors, BackendErrors)
 )]
 pub async fn merge_patch_book(
     State(state): State<AppState>,
     BookPath(key): BookPath,
     WritePrecondition(expectation): WritePrecondition,
-    MergePatchBody(body): MergePatchBody<MergePatchRequest>,
+    MergePatchBody(body): MergePatchBody,
 ) -> Result<Response, ApiError> {
     let patch = BookPatch::parse(body.category, body.formats).map_err(ApiError::Validation)?;
     let book = state
