@@ -30,7 +30,7 @@ use super::{
 use crate::domain::{BookPatch, MAX_FORMATS};
 
 /// The media type of RFC 7396.
-pub const MERGE_PATCH: &str = "application/merge-patch+json";
+const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// Members of a book that a patch may not touch: the key is the path, the rest the store's.
 const READ_ONLY: &[&str] = &["author", "title", "version", "created_at", "updated_at"];
