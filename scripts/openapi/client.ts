@@ -16,6 +16,7 @@ export type ProblemField = components["schemas"]["ProblemField"];
 export type NewBook = components["schemas"]["NewBookRequest"];
 export type PutBookBody = paths["/books/{author}/{title}"]["put"]["requestBody"]["content"]["application/json"];
 export type FormatPatch = paths["/books/{author}/{title}/formats"]["patch"]["requestBody"]["content"]["application/json"];
+export type MergePatch = paths["/books/{author}/{title}"]["patch"]["requestBody"]["content"]["application/merge-patch+json"];
 export type FormatId = paths["/books/{author}/{title}/formats/{format}"]["put"]["requestBody"]["content"]["application/json"];
 export type ListQuery = NonNullable<operations["listAuthorBooks"]["parameters"]["query"]>;
 export type SortOrder = components["schemas"]["SortOrder"];
@@ -33,6 +34,7 @@ export type _putBook200 = Assert<Equal<Json<operations["putBook"]["responses"][2
 export type _putBook201 = Assert<Equal<Json<operations["putBook"]["responses"][201]>, Book>>;
 export type _createBook201 = Assert<Equal<Json<operations["createBook"]["responses"][201]>, Book>>;
 export type _patch200 = Assert<Equal<Json<operations["patchBookFormats"]["responses"][200]>, Book>>;
+export type _mergePatch200 = Assert<Equal<Json<operations["mergePatchBook"]["responses"][200]>, Book>>;
 export type _putFormat200 = Assert<Equal<Json<operations["putBookFormat"]["responses"][200]>, Book>>;
 export type _deleteFormat200 = Assert<Equal<Json<operations["deleteBookFormat"]["responses"][200]>, Book>>;
 export type _authorPage = Assert<Equal<Json<operations["listAuthorBooks"]["responses"][200]>, Page>>;
@@ -46,6 +48,8 @@ export type _put422 = Assert<Equal<ProblemJson<operations["putBook"]["responses"
 export type _create409 = Assert<Equal<ProblemJson<operations["createBook"]["responses"][409]>, Problem>>;
 export type _delete404 = Assert<Equal<ProblemJson<operations["deleteBook"]["responses"][404]>, Problem>>;
 export type _patch404 = Assert<Equal<ProblemJson<operations["patchBookFormats"]["responses"][404]>, Problem>>;
+export type _mergePatch412 = Assert<Equal<ProblemJson<operations["mergePatchBook"]["responses"][412]>, Problem>>;
+export type _mergePatch415 = Assert<Equal<ProblemJson<operations["mergePatchBook"]["responses"][415]>, Problem>>;
 export type _list400 = Assert<Equal<ProblemJson<operations["listAuthorBooks"]["responses"][400]>, Problem>>;
 export type _get503 = Assert<Equal<ProblemJson<operations["getBook"]["responses"][503]>, Problem>>;
 
@@ -67,6 +71,11 @@ export const _missingCategory: PutBookBody = { formats: {} };
 export const _badOrder: ListQuery = { order: "sideways" };
 // @ts-expect-error: `limit` is a number
 export const _badLimit: ListQuery = { limit: "20" };
+// @ts-expect-error: a merge patch cannot change the key
+export const _patchAuthor: MergePatch = { author: "Ann" };
+// @ts-expect-error: a format is set to an id or removed with null, nothing else
+export const _patchFormatNumber: MergePatch = { formats: { Hardcover: 5 } };
+export const _patchRemove: MergePatch = { formats: { Paperback: null, Audiobook: "8WE3KPTP" } };
 // @ts-expect-error: a batch is { books: [...] }, not a bare array
 export const _bareBatch: components["schemas"]["BatchRequest"] = [];
 
@@ -95,18 +104,22 @@ export class BookstoreClient {
     private readonly token?: string,
   ) {}
 
-  private headers(extra: Record<string, string | null | undefined> = {}, body = false): Headers {
+  private headers(extra: Record<string, string | null | undefined> = {}, contentType?: string): Headers {
     const h = new Headers({ Accept: "application/json, application/problem+json" });
-    if (body) h.set("Content-Type", "application/json");
+    if (contentType) h.set("Content-Type", contentType);
     if (this.token) h.set("Authorization", `Bearer ${this.token}`);
     for (const [k, v] of Object.entries(extra)) if (v != null) h.set(k, v);
     return h;
   }
 
-  private async send<T>(method: string, path: string, init: { body?: unknown; headers?: Record<string, string | null | undefined> } = {}): Promise<Tagged<T>> {
+  private async send<T>(
+    method: string,
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string | null | undefined>; contentType?: string } = {},
+  ): Promise<Tagged<T>> {
     const res = await fetch(this.baseUrl + path, {
       method,
-      headers: this.headers(init.headers, init.body !== undefined),
+      headers: this.headers(init.headers, init.body === undefined ? undefined : (init.contentType ?? "application/json")),
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
     if (!res.ok) {
@@ -140,6 +153,19 @@ export class BookstoreClient {
     return this.send<Book>("PUT", `/books/${seg(p.author)}/${seg(p.title)}`, {
       body,
       headers: { "If-Match": h["If-Match"], "If-None-Match": h["If-None-Match"] },
+    });
+  }
+
+  /** PATCH /books/{author}/{title} (JSON Merge Patch): category and formats in one write. */
+  mergePatchBook(
+    p: operations["mergePatchBook"]["parameters"]["path"],
+    body: MergePatch,
+    h: NonNullable<operations["mergePatchBook"]["parameters"]["header"]> = {},
+  ): Promise<Tagged<Book>> {
+    return this.send<Book>("PATCH", `/books/${seg(p.author)}/${seg(p.title)}`, {
+      body,
+      headers: { "If-Match": h["If-Match"] },
+      contentType: "application/merge-patch+json",
     });
   }
 
@@ -257,6 +283,12 @@ export async function demo(baseUrl: string, token: string): Promise<string[]> {
   if (rainmaker) lines.push(describe(rainmaker.body));
   await api.putBookFormat({ author: "John Grisham", title: "The Rainmaker", format: "Audiobook" }, { id: "8WE3KPTP" });
   await api.deleteBookFormat({ author: "John Grisham", title: "The Rainmaker", format: "Audiobook" });
+  const moved = await api.mergePatchBook(
+    { author: "John Grisham", title: "The Rainmaker" },
+    { category: "Legal thriller", formats: { Audiobook: "8WE3KPTP", Paperback: null } },
+    { "If-Match": rainmaker?.etag ?? "*" },
+  );
+  lines.push(describe(moved.body));
   for await (const book of api.allAuthorBooks("John Grisham")) lines.push(describe(book));
   const suspense: Page = await api.listCategoryBooks({ category: "Suspense" }, { limit: 2, order: "desc" });
   lines.push(`${suspense.items.length} suspense books, more: ${suspense.next_cursor != null}`);

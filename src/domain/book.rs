@@ -75,7 +75,9 @@ impl Book {
 }
 
 /// A change to a book's formats: names to set and names to drop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The default changes nothing; only a merge patch that sets the category alone asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FormatChange {
     add: Formats,
     remove: BTreeSet<FormatName>,

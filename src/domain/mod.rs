@@ -4,6 +4,7 @@
 
 mod book;
 mod names;
+mod patch;
 mod revision;
 mod validation;
 
@@ -13,5 +14,6 @@ pub use book::{
     SortOrder,
 };
 pub use names::{Author, Category, FormatId, FormatName, NameError, Title};
+pub use patch::BookPatch;
 pub use revision::{Expectation, INCARNATION_LEN, Revision, TagMatch};
 pub use validation::{FieldError, Validator};

@@ -34,7 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/books/batch", post(batch_put))
         .route(
             "/books/{author}/{title}",
-            get(get_book).put(put_book).delete(delete_book),
+            get(get_book)
+                .put(put_book)
+                .delete(delete_book)
+                .patch(super::merge_patch::merge_patch_book),
         )
 }
 

@@ -13,7 +13,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{AppState, books, dto, formats, health, listings, problem, schemas};
+use super::{AppState, books, dto, formats, health, listings, merge_patch, problem, schemas};
 
 /// The whole API, as clients see it.
 #[derive(OpenApi)]
@@ -25,14 +25,14 @@ use super::{AppState, books, dto, formats, health, listings, problem, schemas};
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(
-        books::get_book, books::put_book, books::delete_book, books::create_book, books::batch_put,
+        books::get_book, books::put_book, books::delete_book, books::create_book, books::batch_put, merge_patch::merge_patch_book,
         formats::patch_formats, formats::put_format, formats::delete_format,
         listings::list_author_books, listings::list_category_books,
         books::head_book, health::live, health::ready, metrics_doc, openapi_doc, docs_redirect_doc, docs_page_doc,
     ),
     components(schemas(
         dto::BookResponse, dto::PutBookRequest, dto::NewBookRequest, dto::BatchRequest, dto::BatchResponse,
-        dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam,
+        dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam, merge_patch::MergePatchRequest, merge_patch::FormatsPatch,
         problem::Problem, problem::ProblemField, health::Health,
         schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix,
     )),

@@ -26,30 +26,44 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        check_content_type(request.headers().get(header::CONTENT_TYPE))?;
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-                } else {
-                    ApiError::BadRequest("the request body could not be read".into())
-                }
-            })?;
-        // Two steps so that syntax errors (400) and shape errors (422) are told apart.
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-        serde_path_to_error::deserialize(value)
-            .map(JsonBody)
-            .map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
+        check_content_type(
+            request.headers().get(header::CONTENT_TYPE),
+            "application/json",
+        )?;
+        read_json(request, state).await.map(JsonBody)
     }
 }
 
-fn check_content_type(value: Option<&header::HeaderValue>) -> Result<(), ApiError> {
+/// Reads a JSON body whose media type the caller has checked: 413, 400 or 422 as for `JsonBody`.
+pub(super) async fn read_json<S, T>(request: Request, state: &S) -> Result<T, ApiError>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
+    // Two steps so that syntax errors (400) and shape errors (422) are told apart.
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
+}
+
+/// Refuses (415) a body whose media type is not `expected`; parameters such as `charset` are ignored.
+pub(super) fn check_content_type(
+    value: Option<&header::HeaderValue>,
+    expected: &str,
+) -> Result<(), ApiError> {
     let Some(value) = value else {
-        return Err(ApiError::UnsupportedMediaType(
-            "the body needs Content-Type: application/json".into(),
-        ));
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body needs Content-Type: {expected}"
+        )));
     };
     let essence = value
         .to_str()
@@ -58,11 +72,11 @@ fn check_content_type(value: Option<&header::HeaderValue>) -> Result<(), ApiErro
         .next()
         .unwrap_or_default()
         .trim();
-    if essence.eq_ignore_ascii_case("application/json") {
+    if essence.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(format!(
-            "the body must be application/json, not '{}'",
+            "the body must be {expected}, not '{}'",
             value.to_str().unwrap_or("(not text)")
         )))
     }
@@ -204,13 +218,17 @@ mod tests {
     #[test]
     fn accepts_json_with_parameters_only() {
         let ok = |v: &'static str| {
-            check_content_type(Some(&header::HeaderValue::from_static(v))).is_ok()
+            check_content_type(
+                Some(&header::HeaderValue::from_static(v)),
+                "application/json",
+            )
+            .is_ok()
         };
         assert!(ok("application/json"));
         assert!(ok("application/json; charset=utf-8"));
         assert!(ok("Application/JSON"));
         assert!(!ok("text/plain"));
         assert!(!ok("application/jsonx"));
-        assert!(check_content_type(None).is_err());
+        assert!(check_content_type(None, "application/json").is_err());
     }
 }

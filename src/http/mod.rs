@@ -9,6 +9,7 @@ mod extract;
 mod formats;
 mod health;
 mod listings;
+mod merge_patch;
 mod middleware;
 mod problem;
 mod responses;

@@ -8,6 +8,7 @@ mod cursor;
 mod error;
 mod expression;
 mod item;
+mod merge_patch;
 pub mod migrate;
 pub mod seed;
 
@@ -219,6 +220,17 @@ impl BookRepository {
         change: &FormatChange,
         expectation: &Expectation,
     ) -> Result<Book, StoreError> {
+        self.update_content(key, None, change, expectation).await
+    }
+
+    /// `update_formats`, also setting `Category` when one is given, in the same write.
+    async fn update_content(
+        &self,
+        key: &BookKey,
+        category: Option<&Category>,
+        change: &FormatChange,
+        expectation: &Expectation,
+    ) -> Result<Book, StoreError> {
         let now = now_timestamp();
         let mut p = Placeholders::default();
         let formats = p.name(FORMATS);
@@ -234,6 +246,7 @@ impl BookRepository {
             })
             .collect();
         sets.push(format!("{} = {}", p.name(UPDATED_AT), p.string(&now)));
+        sets.extend(set_category(category, &mut p));
         let removes: Vec<String> = change
             .remove()
             .iter()
@@ -282,12 +295,14 @@ impl BookRepository {
             let mut p = Placeholders::default();
             let next =
                 serde_dynamo::to_attribute_value(&next).map_err(StoreError::malformed_item)?;
+            let mut sets = vec![
+                format!("{} = {}", p.name(FORMATS), p.value(next)),
+                format!("{} = {}", p.name(UPDATED_AT), p.string(&now)),
+            ];
+            sets.extend(set_category(category, &mut p));
             let update = format!(
-                "SET {} = {}, {} = {} ADD {} {}",
-                p.name(FORMATS),
-                p.value(next),
-                p.name(UPDATED_AT),
-                p.string(&now),
+                "SET {} ADD {} {}",
+                sets.join(", "),
                 p.name(VERSION),
                 p.number(1)
             );
@@ -672,6 +687,11 @@ fn replace_expression(
         p.number(0),
         p.number(1),
     )
+}
+
+/// The `SET` clause of a category change, if there is one.
+fn set_category(category: Option<&Category>, p: &mut Placeholders) -> Option<String> {
+    category.map(|c| format!("{} = {}", p.name(CATEGORY), p.string(c.as_str())))
 }
 
 fn formats_as_strings(content: &BookContent) -> std::collections::BTreeMap<String, String> {

@@ -12,6 +12,7 @@ mod hardening;
 mod hostile;
 mod lifecycle;
 mod listings;
+mod merge_patch;
 mod operations;
 mod support;
 mod tutorial;

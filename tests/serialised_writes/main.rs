@@ -138,6 +138,46 @@ async fn racing_if_match_writers_have_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn racing_merge_patches_never_pass_the_format_cap() {
+    require_serialising_engine();
+    let app = spawn_app().await;
+    let path = "/books/Busy/Merged";
+    let formats: serde_json::Map<String, Value> =
+        (0..30).map(|i| (format!("F{i:02}"), json!("X"))).collect();
+    app.write(
+        Method::PUT,
+        path,
+        json!({"category": "C", "formats": formats}),
+    )
+    .await;
+
+    let patches = (0..6).map(|i| {
+        let app = &app;
+        async move {
+            let body = json!({"category": format!("C{i}"), "formats": {format!("N{i}"): "Y"}});
+            app.authed(Method::PATCH, path)
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = join_all(patches).await;
+
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    assert_eq!((ok, refused), (2, 4), "{statuses:?}");
+    let book: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(book["formats"].as_object().unwrap().len(), 32);
+    assert_eq!(book["version"], 3);
+}
+
+#[tokio::test]
 async fn concurrent_format_updates_lose_nothing() {
     require_serialising_engine();
     let app = spawn_app().await;
