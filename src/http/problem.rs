@@ -98,6 +98,13 @@ impl From<StoreError> for ApiError {
             StoreError::Contention => {
                 Self::Conflict("the book kept changing during the write; retry".into())
             }
+            StoreError::IdempotencyKeyReused => Self::invalid(
+                "Idempotency-Key",
+                "this key was used in the last 24 hours for a request with a different body",
+            ),
+            StoreError::IdempotencyKeyInFlight => Self::Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly".into(),
+            ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
             StoreError::Unavailable(_) => Self::Unavailable,
             // Already logged with its details by the repository.
