@@ -8,6 +8,7 @@ pub mod dto;
 mod extract;
 mod formats;
 mod health;
+mod idempotency;
 mod listings;
 mod middleware;
 mod problem;
