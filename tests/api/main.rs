@@ -9,6 +9,7 @@ mod conditional;
 mod errors;
 mod formats;
 mod hostile;
+mod idempotency;
 mod lifecycle;
 mod listings;
 mod operations;
