@@ -7,7 +7,8 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{
-    OTHER_TOKEN, Proxy, TestApp, book_path, engine_endpoint, error_fields, problem, spawn_app,
+    ORIGIN, OTHER_TOKEN, Proxy, TestApp, book_path, engine_endpoint, error_fields, problem,
+    spawn_app,
 };
 use bookstore::repository::records_table;
 
@@ -476,4 +477,39 @@ async fn other_routes_ignore_the_key() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn browsers_may_send_the_key_and_see_a_replay() {
+    let app = spawn_app().await;
+    let preflight = app
+        .request(Method::OPTIONS, "/books")
+        .header("Origin", ORIGIN)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+
+    let response = app
+        .authed(Method::POST, "/books")
+        .header("Origin", ORIGIN)
+        .header("Idempotency-Key", "from-a-browser")
+        .json(&book("Browser"))
+        .send()
+        .await
+        .unwrap();
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
 }
