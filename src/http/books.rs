@@ -15,7 +15,7 @@ use super::{
     conditional::{WritePrecondition, etag, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
-    idempotency::{self, IdempotencyKeyHeader, Keyed},
+    idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
     schemas::EntityTags,
@@ -168,9 +168,7 @@ pub async fn put_book(
 /// 24 hours) answers what the first answered and writes nothing. Failures are not recorded.
 #[utoipa::path(
     post, path = "/books", operation_id = "createBook", tag = "books",
-    params(
-        ("Idempotency-Key" = inline(Option<IdempotencyKeyHeader>), Header, description = "Makes a retry safe: 1 to 255 printable ASCII characters, scoped to the bearer token, remembered for 24 hours after a success"),
-    ),
+    params(IdempotencyKeyParam),
     request_body(content = NewBookRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
@@ -179,10 +177,7 @@ pub async fn put_book(
                     ("Location" = String, description = "The new book's URL"),
                     ("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
         (status = 409, description = "The book already exists, or a request with this Idempotency-Key is still in progress", body = Problem, content_type = "application/problem+json"),
-        BodyErrors,
-        (status = 400, description = "Malformed JSON, or an Idempotency-Key that is not one value of 1 to 255 printable ASCII characters", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or an Idempotency-Key used in the last 24 hours with a different body (`errors` names `Idempotency-Key`)", body = Problem, content_type = "application/problem+json"),
-        AuthErrors, BackendErrors,
+        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn create_book(
@@ -246,19 +241,14 @@ pub async fn delete_book(
 /// answers what the first answered and writes nothing. Failures are not recorded.
 #[utoipa::path(
     post, path = "/books/batch", operation_id = "batchPutBooks", tag = "books",
-    params(
-        ("Idempotency-Key" = inline(Option<IdempotencyKeyHeader>), Header, description = "Makes a retry safe: 1 to 255 printable ASCII characters, scoped to the bearer token, remembered for 24 hours after a success"),
-    ),
+    params(IdempotencyKeyParam),
     request_body(content = BatchRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every book was written (or, with `Idempotent-Replayed`, the recorded answer to an earlier request with this Idempotency-Key)", body = BatchResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
         (status = 409, description = "Other writers kept changing these books, or a request with this Idempotency-Key is still in progress; retry", body = Problem, content_type = "application/problem+json"),
-        BodyErrors,
-        (status = 400, description = "Malformed JSON, or an Idempotency-Key that is not one value of 1 to 255 printable ASCII characters", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, more than 99 books with an Idempotency-Key, or an Idempotency-Key used in the last 24 hours with a different body (`errors` names `Idempotency-Key`)", body = Problem, content_type = "application/problem+json"),
-        AuthErrors, BackendErrors,
+        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn batch_put(

@@ -14,7 +14,7 @@ use axum::{
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use utoipa::{
-    PartialSchema, ToSchema,
+    IntoParams, IntoResponses, PartialSchema, ToSchema,
     openapi::{
         RefOr, Schema,
         schema::{ObjectBuilder, Type},
@@ -27,7 +27,7 @@ use super::{
     conditional::etag,
     dto::{BatchResponse, BookResponse},
     extract::{JsonBody, MAX_BODY_BYTES},
-    problem::ApiError,
+    problem::{ApiError, Problem},
 };
 use crate::{
     domain::{Book, NewBook},
@@ -242,6 +242,29 @@ impl PartialSchema for IdempotencyKeyHeader {
 }
 
 impl ToSchema for IdempotencyKeyHeader {}
+
+/// The `Idempotency-Key` parameter of the routes that take it, for the OpenAPI document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyParam {
+    /// Makes a retry safe: 1 to 255 printable ASCII characters (anything else is a 400), scoped to the bearer token, remembered for 24 hours after a success (other routes ignore it).
+    #[param(rename = "Idempotency-Key", value_type = Option<IdempotencyKeyHeader>, inline)]
+    key: Option<String>,
+}
+
+/// The 422 of a route that takes `Idempotency-Key`, listed after `BodyErrors` to replace its
+/// description there. It describes a response; it is never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum KeyedErrors {
+    /// Invalid fields (a keyed batch holds at most 99 books), or an Idempotency-Key used in the last 24 hours for a different body or route; `errors` names every invalid field.
+    #[response(status = 422, content_type = "application/problem+json", example = json!({
+        "type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books",
+        "errors": [{"field": "Idempotency-Key", "message": "this key was used in the last 24 hours for a request with a different body"}]
+    }))]
+    Invalid(Problem),
+}
 
 #[cfg(test)]
 mod tests {
