@@ -194,8 +194,9 @@ pub enum ConfigError {
     BadOrigin(String),
 }
 
-/// DynamoDB allows 255; `-migrations` is appended for the ledger table.
-const MAX_TABLE_NAME: usize = 255 - "-migrations".len();
+/// DynamoDB allows 255; `-migrations` and `-idempotency` (the longer) are appended for the
+/// ledger and the Idempotency-Key records.
+const MAX_TABLE_NAME: usize = 255 - "-idempotency".len();
 
 impl TableArgs {
     /// The validated table name.

@@ -67,7 +67,7 @@ pub async fn require_token_for_writes(
 }
 
 /// The token of a `Bearer` credential (the scheme is case-insensitive, RFC 9110 §11.1).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

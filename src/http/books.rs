@@ -15,6 +15,7 @@ use super::{
     conditional::{WritePrecondition, etag, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
+    idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
     schemas::EntityTags,
@@ -165,31 +166,42 @@ pub async fn put_book(
 }
 
 /// Create a book; 409 if it exists.
+///
+/// With an `Idempotency-Key`, a repeat of a successful request (same token, key and body, within
+/// 24 hours) answers what the first answered and writes nothing. Failures are not recorded.
 #[utoipa::path(
     post, path = "/books", operation_id = "createBook", tag = "books",
+    params(IdempotencyKeyParam),
     request_body(content = NewBookRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created", body = BookResponse,
+        (status = 201, description = "Created (or, with `Idempotent-Replayed`, the recorded answer to an earlier request with this Idempotency-Key)", body = BookResponse,
             headers(("ETag" = String, description = "Strong tag `\"1\"`"),
-                    ("Location" = String, description = "The new book's URL"))),
-        (status = 409, description = "The book already exists", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, AuthErrors, BackendErrors,
+                    ("Location" = String, description = "The new book's URL"),
+                    ("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
+        (status = 409, description = "The book already exists, or a request with this Idempotency-Key is still in progress", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn create_book(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<NewBookRequest>,
+    Keyed { key, body }: Keyed<NewBookRequest>,
 ) -> Result<Response, ApiError> {
     let book = NewBook::parse(body.author, body.title, body.category, body.formats)
         .map_err(ApiError::Validation)?;
-    let stored = state.repo.create(&book).await.map_err(|e| match e {
+    let exists = |e| match e {
         StoreError::AlreadyExists => ApiError::Conflict(format!(
             "a book titled '{}' by '{}' already exists",
             book.key.title, book.key.author
         )),
         other => other.into(),
-    })?;
+    };
+    if let Some(key) = key {
+        return idempotency::create_book(&state.repo, &book, &key)
+            .await
+            .map_err(exists);
+    }
+    let stored = state.repo.create(&book).await.map_err(exists)?;
     let mut response = book_response(StatusCode::CREATED, stored);
     response
         .headers_mut()
@@ -226,23 +238,32 @@ pub async fn delete_book(
 }
 
 /// Create or replace up to 100 books in one transaction: all or nothing.
+///
+/// With an `Idempotency-Key` (at most 99 books: the key's record is one more item of the
+/// transaction), a repeat of a successful request (same token, key and body, within 24 hours)
+/// answers what the first answered and writes nothing. Failures are not recorded.
 #[utoipa::path(
     post, path = "/books/batch", operation_id = "batchPutBooks", tag = "books",
+    params(IdempotencyKeyParam),
     request_body(content = BatchRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Every book was written", body = BatchResponse),
-        (status = 409, description = "Other writers kept changing these books; retry", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, AuthErrors, BackendErrors,
+        (status = 200, description = "Every book was written (or, with `Idempotent-Replayed`, the recorded answer to an earlier request with this Idempotency-Key)", body = BatchResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
+        (status = 409, description = "Other writers kept changing these books, or a request with this Idempotency-Key is still in progress; retry", body = Problem, content_type = "application/problem+json"),
+        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn batch_put(
     State(state): State<AppState>,
-    JsonBody(body): JsonBody<BatchRequest>,
-) -> Result<Json<BatchResponse>, ApiError> {
+    Keyed { key, body }: Keyed<BatchRequest>,
+) -> Result<Response, ApiError> {
     let books = parse_batch(body)?;
+    if let Some(key) = key {
+        return idempotency::batch_put(&state.repo, &books, &key).await;
+    }
     let outcome = state.repo.put_batch(&books).await?;
-    Ok(Json(outcome.into()))
+    Ok(Json(BatchResponse::from(outcome)).into_response())
 }
 
 /// Validates every book of a batch, naming fields `books[i].title`.
@@ -280,7 +301,7 @@ fn parse_batch(body: BatchRequest) -> Result<Vec<NewBook>, ApiError> {
 }
 
 /// The percent-encoded URL of a book.
-fn location(key: &BookKey) -> HeaderValue {
+pub(super) fn location(key: &BookKey) -> HeaderValue {
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     // Everything but RFC 3986 unreserved characters is encoded, `/` included.
     const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -21,7 +21,8 @@ use super::{AppState, books, dto, formats, health, listings, merge_patch, proble
     info(
         title = "Bookstore API",
         description = "The catalogue of an online bookstore, stored in the Amazon DynamoDB `Books` table of the AWS tutorial \
-                       \"Create and Manage a Nonrelational Database with Amazon DynamoDB\". Reads are public; writes need a bearer token.",
+                       \"Create and Manage a Nonrelational Database with Amazon DynamoDB\". Reads are public; writes need a bearer token. \
+                       `Idempotency-Key` is honoured by `POST /books` and `POST /books/batch` only; every other route ignores it.",
         license(name = "MIT", identifier = "MIT"),
     ),
     paths(

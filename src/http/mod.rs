@@ -8,6 +8,7 @@ pub mod dto;
 mod extract;
 mod formats;
 mod health;
+mod idempotency;
 mod listings;
 mod merge_patch;
 mod middleware;
@@ -193,11 +194,13 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::IF_MATCH,
                 header::IF_NONE_MATCH,
+                idempotency::IDEMPOTENCY_KEY,
             ])
             .expose_headers([
                 header::ETAG,
                 header::LOCATION,
                 HeaderName::from_static("x-request-id"),
+                idempotency::REPLAYED,
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

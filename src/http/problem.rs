@@ -108,6 +108,13 @@ impl From<StoreError> for ApiError {
             StoreError::BatchItemRejected { index, reason } => {
                 Self::invalid(format!("books[{index}]"), reason)
             }
+            StoreError::IdempotencyKeyReused => Self::invalid(
+                "Idempotency-Key",
+                "this key was used in the last 24 hours for a request with a different body",
+            ),
+            StoreError::IdempotencyKeyInFlight => Self::Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly".into(),
+            ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
             StoreError::Unavailable(_) => Self::Unavailable,
             // Already logged with its details by the repository.

@@ -32,6 +32,12 @@ pub enum StoreError {
         /// Why, without DynamoDB's own message.
         reason: &'static str,
     },
+    /// The Idempotency-Key was used, within its lifetime, for a different request.
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    /// Another request with the same Idempotency-Key is still in progress.
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyKeyInFlight,
     /// The cursor is malformed or belongs to another query.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),

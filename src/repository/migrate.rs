@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::{
         AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
         GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
         ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
+        TimeToLiveSpecification, TimeToLiveStatus,
     },
 };
 use serde::Deserialize;
@@ -26,6 +27,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_add_category_index",
         include_str!("../../migrations/0002_add_category_index.json"),
+    ),
+    (
+        "0003_create_idempotency_table",
+        include_str!("../../migrations/0003_create_idempotency_table.json"),
     ),
 ];
 
@@ -56,6 +61,12 @@ enum Step {
         partition_key: KeyAttribute,
         sort_key: Option<KeyAttribute>,
         projection: String,
+    },
+    /// A table beside the main one, named `<table><suffix>`, with TTL on `ttl_attribute`.
+    CreateCompanionTable {
+        suffix: String,
+        partition_key: KeyAttribute,
+        ttl_attribute: String,
     },
 }
 
@@ -140,6 +151,15 @@ pub async fn run(client: &Client, table: &str) -> Result<MigrationReport, StoreE
                     )));
                 }
                 ensure_index(client, table, index_name, partition_key, sort_key.as_ref()).await?;
+            }
+            Step::CreateCompanionTable {
+                suffix,
+                partition_key,
+                ttl_attribute,
+            } => {
+                let companion = format!("{table}{suffix}");
+                ensure_table(client, &companion, partition_key, None).await?;
+                ensure_ttl(client, &companion, ttl_attribute).await?;
             }
         }
         record(client, &ledger, id).await?;
@@ -265,6 +285,55 @@ async fn ensure_index(
             })
     })
     .await
+}
+
+/// Enables TTL on `attribute` unless it is already enabled (or being enabled) on it.
+///
+/// DynamoDB refuses a second UpdateTimeToLive while one is in progress or when TTL is already
+/// on, which is what a concurrent `migrate` sees: whatever the error, if TTL is now on for this
+/// attribute the outcome is the one wanted.
+async fn ensure_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
+    if ttl_enabled_on(client, table, attribute).await? {
+        return Ok(());
+    }
+    let specification = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(attribute)
+        .build()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let call = client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(specification)
+        .send();
+    match instrumented("UpdateTimeToLive", call).await {
+        Ok(_) => {
+            tracing::info!(table, attribute, "enabled TTL");
+            Ok(())
+        }
+        Err(e) => {
+            if ttl_enabled_on(client, table, attribute).await? {
+                Ok(())
+            } else {
+                Err(StoreError::from_sdk("UpdateTimeToLive", e))
+            }
+        }
+    }
+}
+
+/// Whether TTL is enabled, or being enabled, on `attribute`.
+async fn ttl_enabled_on(client: &Client, table: &str, attribute: &str) -> Result<bool, StoreError> {
+    let call = client.describe_time_to_live().table_name(table).send();
+    let output = instrumented("DescribeTimeToLive", call)
+        .await
+        .map_err(|e| StoreError::from_sdk("DescribeTimeToLive", e))?;
+    Ok(output.time_to_live_description.is_some_and(|d| {
+        d.attribute_name() == Some(attribute)
+            && matches!(
+                d.time_to_live_status(),
+                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            )
+    }))
 }
 
 async fn describe(client: &Client, table: &str) -> Result<Option<TableDescription>, StoreError> {

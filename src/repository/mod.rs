@@ -7,6 +7,7 @@ mod client;
 mod cursor;
 mod error;
 mod expression;
+mod idempotency;
 mod item;
 mod merge_patch;
 pub mod migrate;
@@ -29,6 +30,7 @@ use aws_sdk_dynamodb::{
 pub use client::{build_client, load_sdk_config};
 use error::Cancellation;
 pub use error::StoreError;
+pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
 
 use crate::domain::{
     Author, BatchOutcome, Book, BookContent, BookKey, Category, Expectation, FormatChange,
@@ -53,6 +55,8 @@ const MAX_WRITE_ATTEMPTS: usize = 5;
 pub struct BookRepository {
     client: Client,
     table: Arc<str>,
+    /// Idempotency keys of requests in progress in this process (see `idempotency`).
+    in_flight: Arc<idempotency::InFlight>,
 }
 
 impl BookRepository {
@@ -61,6 +65,7 @@ impl BookRepository {
         Self {
             client,
             table: Arc::from(table.into()),
+            in_flight: Arc::default(),
         }
     }
 
@@ -454,8 +459,23 @@ impl BookRepository {
     /// keys exist (BatchGetItem, keys only) and makes each write conditional on what it saw; if
     /// another writer changes that in between, the transaction is cancelled and it tries again.
     pub async fn put_batch(&self, books: &[NewBook]) -> Result<BatchOutcome, StoreError> {
+        self.put_batch_with(books, |_| Ok(None)).await
+    }
+
+    /// `put_batch` with one more item in each attempt's transaction, made from the outcome that
+    /// attempt will report (a keyed batch's record); if that item cancels the transaction, the
+    /// error is `idempotency::cancelled_by_record`'s.
+    async fn put_batch_with(
+        &self,
+        books: &[NewBook],
+        extra: impl Fn(&BatchOutcome) -> Result<Option<TransactWriteItem>, StoreError>,
+    ) -> Result<BatchOutcome, StoreError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let existing = self.existing_keys(books).await?;
+            let outcome = BatchOutcome {
+                created: books.len() - existing.len(),
+                replaced: existing.len(),
+            };
             let now = now_timestamp();
             let mut writes = Vec::with_capacity(books.len());
             for book in books {
@@ -481,20 +501,26 @@ impl BookRepository {
                     .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
                 writes.push(TransactWriteItem::builder().update(write).build());
             }
+            writes.extend(extra(&outcome)?);
             let call = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(writes))
                 .send();
             match instrumented("TransactWriteItems", call).await {
-                Ok(_) => {
-                    return Ok(BatchOutcome {
-                        created: books.len() - existing.len(),
-                        replaced: existing.len(),
-                    });
-                }
+                Ok(_) => return Ok(outcome),
                 Err(e) => {
                     let verdict = match e.as_service_error() {
+                        // The record (the item after the books) refused: another request
+                        // with this Idempotency-Key got in first.
+                        Some(TransactWriteItemsError::TransactionCanceledException(c))
+                            if idempotency::cancelled_by_record(
+                                c.cancellation_reasons().get(books.len()),
+                            )
+                            .is_some() =>
+                        {
+                            return Err(StoreError::IdempotencyKeyInFlight);
+                        }
                         Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
                             Cancellation::from_codes(
                                 c.cancellation_reasons().iter().map(|r| r.code()),

@@ -10,6 +10,7 @@ mod errors;
 mod formats;
 mod hardening;
 mod hostile;
+mod idempotency;
 mod lifecycle;
 mod listings;
 mod merge_patch;

@@ -128,14 +128,18 @@ async fn concurrent_migrations_converge_and_a_rerun_does_nothing() {
 
     let (a, b) = tokio::join!(migrate::run(&client, &table), migrate::run(&client, &table));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.applied.len() + a.skipped.len(), 2);
-    assert_eq!(b.applied.len() + b.skipped.len(), 2);
+    assert_eq!(a.applied.len() + a.skipped.len(), 3);
+    assert_eq!(b.applied.len() + b.skipped.len(), 3);
 
     let again = migrate::run(&client, &table).await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(
         again.skipped,
-        ["0001_create_books_table", "0002_add_category_index"]
+        [
+            "0001_create_books_table",
+            "0002_add_category_index",
+            "0003_create_idempotency_table"
+        ]
     );
     let repo = repository::BookRepository::new(client, table);
     assert!(repo.is_ready().await.unwrap());

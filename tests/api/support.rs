@@ -15,6 +15,8 @@ use serde_json::Value;
 
 /// The bearer token every test app accepts.
 pub const TOKEN: &str = "test-token";
+/// A second token every test app accepts, for what differs between callers.
+pub const OTHER_TOKEN: &str = "other-test-token";
 /// The CORS origin every test app allows.
 pub const ORIGIN: &str = "https://shop.example";
 
@@ -66,8 +68,12 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
             panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}. Is it running? scripts/test.sh starts it.")
         });
     }
-    let repo = BookRepository::new(client, table);
-    let auth = AuthPolicy::Tokens(std::sync::Arc::from(vec![TOKEN.into()]));
+    serve_app(BookRepository::new(client, table)).await
+}
+
+/// Runs the app over `repo` on a new socket.
+async fn serve_app(repo: BookRepository) -> TestApp {
+    let auth = AuthPolicy::Tokens(std::sync::Arc::from(vec![TOKEN.into(), OTHER_TOKEN.into()]));
     let state = AppState::new(repo.clone(), auth, telemetry::metrics_handle());
     let app = http::app(state, &[HeaderValue::from_static(ORIGIN)]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,6 +90,13 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
 }
 
 impl TestApp {
+    /// Another app over this one's table, reaching the engine at `endpoint`: a second task of
+    /// the service, sharing nothing with this one but the tables.
+    pub async fn sibling(&self, endpoint: &str) -> TestApp {
+        let client = repository::build_client(&sdk_config(endpoint).await);
+        serve_app(BookRepository::new(client, self.repo.table())).await
+    }
+
     /// A request to `path` (already percent-encoded), without a token.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))

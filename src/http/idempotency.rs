@@ -1,0 +1,328 @@
+//! `Idempotency-Key` on `POST /books` and `POST /books/batch`: the header, the caller's scope,
+//! the request fingerprint, and answers recorded and replayed (README, "Idempotency-Key").
+//!
+//! Other routes do not extract it, so there the header is ignored.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{FromRequest, Request},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use utoipa::{
+    IntoParams, IntoResponses, PartialSchema, ToSchema,
+    openapi::{
+        RefOr, Schema,
+        schema::{ObjectBuilder, Type},
+    },
+};
+
+use super::{
+    auth::bearer_token,
+    books::location,
+    conditional::etag,
+    dto::{BatchResponse, BookResponse},
+    extract::{JsonBody, MAX_BODY_BYTES},
+    problem::{ApiError, Problem},
+};
+use crate::{
+    domain::{Book, NewBook},
+    repository::{BookRepository, KeyedOutcome, KeyedRequest, StoreError, StoredResponse},
+};
+
+/// The request header.
+pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// `true` on an answer replayed from a record rather than produced by this request.
+pub(super) const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// What a key may be: 1 to 255 printable ASCII characters.
+pub const KEY_PATTERN: &str = r"^[\x21-\x7E]{1,255}$";
+/// Most books in a keyed batch: its record is one more item of the transaction, and
+/// TransactWriteItems takes at most 100.
+pub(super) const MAX_KEYED_BATCH: usize = 99;
+
+/// A JSON body (as [`JsonBody`] reads it) and, when the request has an `Idempotency-Key`, the
+/// key scoped to the caller with a fingerprint of the request.
+#[derive(Debug)]
+pub(super) struct Keyed<T> {
+    /// The key, scoped to the caller's token; `None` without the header.
+    pub key: Option<KeyedRequest>,
+    /// The body.
+    pub body: T,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Keyed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(client_key) = client_key(request.headers())? else {
+            let JsonBody(body) = JsonBody::from_request(request, state).await?;
+            return Ok(Self { key: None, body });
+        };
+        let key = sha256_hex(&[
+            caller_scope(request.headers()).as_bytes(),
+            b"\n",
+            client_key.as_bytes(),
+        ]);
+        // The route is part of the fingerprint: one key sent to both routes is a reused key.
+        let route = format!("{} {}", request.method(), request.uri().path());
+        let (parts, body) = request.into_parts();
+        let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), state).await
+        {
+            Ok(bytes) => bytes,
+            Err(rejection) => return Err(unreadable(parts, rejection.status(), state).await),
+        };
+        let fingerprint = sha256_hex(&[route.as_bytes(), b"\n", &bytes]);
+        let JsonBody(body) =
+            JsonBody::from_request(Request::from_parts(parts, Body::from(bytes)), state).await?;
+        Ok(Self {
+            key: Some(KeyedRequest { key, fingerprint }),
+            body,
+        })
+    }
+}
+
+/// The client's key, if it sent one; 400 unless it is exactly one well-formed value.
+fn client_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = || {
+        ApiError::BadRequest(
+            "Idempotency-Key must be one value of 1 to 255 printable ASCII characters (0x21-0x7E)"
+                .into(),
+        )
+    };
+    if values.next().is_some() {
+        return Err(malformed());
+    }
+    let bytes = value.as_bytes();
+    if !(1..=255).contains(&bytes.len()) || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(malformed());
+    }
+    value.to_str().map(Some).map_err(|_| malformed())
+}
+
+/// Whose keys these are: a hash of the bearer token, so keys of different tokens never meet and
+/// no token (a secret) is stored. Without a token (only when auth is off) all callers share one.
+fn caller_scope(headers: &HeaderMap) -> String {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .map_or_else(
+            || "anonymous".to_owned(),
+            |token| sha256_hex(&[b"bearer\n", token.as_bytes()]),
+        )
+}
+
+/// The error for a body that could not be read, as [`JsonBody`] gives it: it checks the media
+/// type first, so it is handed the headers with a stand-in body to answer a 415 if it would.
+async fn unreadable<S: Send + Sync>(parts: Parts, status: StatusCode, state: &S) -> ApiError {
+    let stand_in = Request::from_parts(parts, Body::from("null"));
+    if let Err(unsupported) = JsonBody::<serde::de::IgnoredAny>::from_request(stand_in, state).await
+    {
+        return unsupported;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+    } else {
+        ApiError::BadRequest("the request body could not be read".into())
+    }
+}
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `POST /books` under a key: the created book's answer, written with its record or replayed.
+pub(super) async fn create_book(
+    repo: &BookRepository,
+    book: &NewBook,
+    key: &KeyedRequest,
+) -> Result<Response, StoreError> {
+    let respond = |stored: &Book| {
+        record(
+            StatusCode::CREATED,
+            &BookResponse::from(stored.clone()),
+            [
+                (header::ETAG, etag(&stored.revision())),
+                (header::LOCATION, location(&book.key)),
+            ],
+        )
+    };
+    Ok(answer(repo.create_keyed(book, key, respond).await?))
+}
+
+/// `POST /books/batch` under a key: at most [`MAX_KEYED_BATCH`] books.
+pub(super) async fn batch_put(
+    repo: &BookRepository,
+    books: &[NewBook],
+    key: &KeyedRequest,
+) -> Result<Response, ApiError> {
+    if books.len() > MAX_KEYED_BATCH {
+        return Err(ApiError::invalid(
+            "books",
+            format!(
+                "a batch with an Idempotency-Key holds 1 to {MAX_KEYED_BATCH} books, got {}",
+                books.len()
+            ),
+        ));
+    }
+    let respond = |outcome: &_| record(StatusCode::OK, &BatchResponse::from(*outcome), []);
+    Ok(answer(repo.put_batch_keyed(books, key, respond).await?))
+}
+
+/// An answer as it is recorded: status, JSON body and the headers that are part of it.
+fn record<const N: usize>(
+    status: StatusCode,
+    body: &impl Serialize,
+    headers: [(HeaderName, HeaderValue); N],
+) -> StoredResponse {
+    let mut recorded = BTreeMap::from([(
+        header::CONTENT_TYPE.to_string(),
+        "application/json".to_owned(),
+    )]);
+    for (name, value) in headers {
+        let value = value.to_str().expect("our headers are visible ASCII");
+        recorded.insert(name.to_string(), value.to_owned());
+    }
+    StoredResponse {
+        status: status.as_u16(),
+        headers: recorded,
+        body: serde_json::to_string(body).expect("a response body always serializes"),
+    }
+}
+
+/// The response for a keyed write. The first answer is sent from the same record a repeat is
+/// replayed from, so the two are identical but for `Idempotent-Replayed`.
+fn answer(outcome: KeyedOutcome) -> Response {
+    let (stored, replayed) = match outcome {
+        KeyedOutcome::Written(stored) => (stored, false),
+        KeyedOutcome::Replayed(stored) => (stored, true),
+    };
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    if replayed {
+        headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The `Idempotency-Key` header, for the OpenAPI document.
+pub struct IdempotencyKeyHeader;
+
+impl PartialSchema for IdempotencyKeyHeader {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some(KEY_PATTERN))
+            .examples(["4f1c2e8a-9d7b-4c1e-8f3a-2b6d5e7c9a10"])
+            .into()
+    }
+}
+
+impl ToSchema for IdempotencyKeyHeader {}
+
+/// The `Idempotency-Key` parameter of the routes that take it, for the OpenAPI document.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKeyParam {
+    /// Makes a retry safe: 1 to 255 printable ASCII characters (anything else is a 400), scoped to the bearer token, remembered for 24 hours after a success (other routes ignore it).
+    #[param(rename = "Idempotency-Key", value_type = Option<IdempotencyKeyHeader>, inline)]
+    key: Option<String>,
+}
+
+/// The 422 of a route that takes `Idempotency-Key`, listed after `BodyErrors` to replace its
+/// description there. It describes a response; it is never constructed.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum KeyedErrors {
+    /// Invalid fields (a keyed batch holds at most 99 books), or an Idempotency-Key used in the last 24 hours for a different body or route; `errors` names every invalid field.
+    #[response(status = 422, content_type = "application/problem+json", example = json!({
+        "type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books",
+        "errors": [{"field": "Idempotency-Key", "message": "this key was used in the last 24 hours for a request with a different body"}]
+    }))]
+    Invalid(Problem),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_bytes(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_pattern_accepts_exactly_what_the_extractor_does() {
+        let pattern = regex::Regex::new(KEY_PATTERN).unwrap();
+        let long = "k".repeat(255);
+        let too_long = "k".repeat(256);
+        for (key, ok) in [
+            ("a", true),
+            ("~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}", true),
+            (long.as_str(), true),
+            ("", false),
+            (too_long.as_str(), false),
+            ("a b", false),
+            ("a\tb", false),
+            ("ключ", false),
+        ] {
+            let extracted = client_key(&with_key(key.as_bytes())).is_ok();
+            assert_eq!(extracted, ok, "extractor on {key:?}");
+            assert_eq!(pattern.is_match(key), ok, "pattern on {key:?}");
+        }
+        assert_eq!(client_key(&HeaderMap::new()).unwrap(), None);
+    }
+
+    #[test]
+    fn two_keys_are_refused() {
+        let mut headers = with_key(b"a");
+        headers.append(IDEMPOTENCY_KEY, HeaderValue::from_static("a"));
+        assert!(client_key(&headers).is_err());
+    }
+
+    #[test]
+    fn scopes_differ_by_token_and_hide_it() {
+        let scope = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            caller_scope(&headers)
+        };
+        assert_eq!(scope("Bearer alpha"), scope("bearer  alpha "));
+        assert_ne!(scope("Bearer alpha"), scope("Bearer beta"));
+        assert!(!scope("Bearer alpha").contains("alpha"));
+        assert_eq!(caller_scope(&HeaderMap::new()), "anonymous");
+    }
+
+    #[test]
+    fn hashes_are_sha256_hex() {
+        assert_eq!(
+            sha256_hex(&[b"a", b"bc"]),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
