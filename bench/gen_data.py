@@ -9,6 +9,7 @@ Writes, deterministically (fixed random seed):
   OUT_DIR/urls-author.txt  GET /authors/{author}/books?limit=20, one line per author
   OUT_DIR/urls-category.txt GET /categories/{category}/books?limit=20, one line per category
   OUT_DIR/urls-patch.txt   PATCH /books/{author}/{title}/formats, one line per book
+  OUT_DIR/urls-page100.txt GET /categories/{category}/books?limit=100 (the compression runs)
 
 Names have spaces and (for some categories) non-ASCII letters, so percent-decoding is exercised.
 """
@@ -69,6 +70,8 @@ def main() -> None:
           (f"{base}/authors/{seg(f'Author {a:03d}')}/books?limit=20" for a in range(authors)))
     write("urls-category.txt",
           (f"{base}/categories/{seg(c)}/books?limit=20" for c in categories))
+    write("urls-page100.txt",
+          (f"{base}/categories/{seg(c)}/books?limit=100" for c in categories))
     print(f"{len(books)} books, {authors} authors, {n_categories} categories -> {out}")
 
 
