@@ -376,8 +376,11 @@ class Bench:
                                                stderr=subprocess.DEVNULL).strip()
             except (OSError, subprocess.CalledProcessError):
                 return "unknown"
-        engine = out([os.path.join(ROOT, "scripts", "dynamodb-engine.sh"), "path"])
-        engine = out([engine, "--version"]) if engine != "unknown" else engine
+        # The crate's version is in its install folder (.tools/dynoxide-<version>); the binary's
+        # own --version prints an internal number that does not match the crate's.
+        path = out([os.path.join(ROOT, "scripts", "dynamodb-engine.sh"), "path"])
+        crate = os.path.basename(os.path.dirname(os.path.dirname(path))).replace("dynoxide-", "")
+        engine = f"dynoxide-rs {crate} (`--version`: {out([path, '--version'])})" if path != "unknown" else path
         return {
             "nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 1048576, 1),
             "kernel": platform.release(), "rustc": out(["rustc", "--version"]),
