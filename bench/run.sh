@@ -33,7 +33,8 @@ cargo build --release --locked --target x86_64-unknown-linux-gnu --example bench
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
 fi
-BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB= scripts/dynamodb-engine.sh start "$engine_port"
+# In memory: the benchmark's data is made anew each run.
+BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB='' scripts/dynamodb-engine.sh start "$engine_port"
 trap 'scripts/dynamodb-engine.sh stop "$engine_port"' EXIT
 
 python3 bench/bench.py

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the OpenAPI and docs-page checks: installs their pinned tools, once per pin.
 #   ensure_py_tools    openapi-spec-validator and schemathesis (scripts/openapi/requirements.txt) in .tools/venv
 #   ensure_node_tools  openapi-typescript, typescript, playwright-core (scripts/openapi/package-lock.json)
