@@ -40,7 +40,15 @@ where
     S: Send + Sync,
     T: DeserializeOwned,
 {
-    let bytes = Bytes::from_request(request, state)
+    parse_json(&read_body(request, state).await?)
+}
+
+/// The body's bytes, within [`MAX_BODY_BYTES`] (413 above it, 400 if it cannot be read).
+pub(super) async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
         .await
         .map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
@@ -48,9 +56,13 @@ where
             } else {
                 ApiError::BadRequest("the request body could not be read".into())
             }
-        })?;
+        })
+}
+
+/// Parses JSON bytes: 400 when malformed, 422 (naming the field) when of the wrong shape.
+pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Two steps so that syntax errors (400) and shape errors (422) are told apart.
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
 }
