@@ -1,6 +1,9 @@
 //! What can go wrong in the repository, and how SDK errors are sorted into it.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::{
+    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    operation::transact_write_items::TransactWriteItemsError,
+};
 
 use crate::domain::Book;
 
@@ -69,9 +72,12 @@ const TRANSIENT_CODES: &[&str] = &[
 /// in the order of the transaction's items).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Cancellation {
-    /// Another writer got in between (a condition built from what was read, or a concurrent
-    /// transaction): read again and retry.
-    Conflict,
+    /// A condition on a book failed: another writer got in between what was read and the write.
+    ConditionFailed,
+    /// A concurrent transaction held one of the items.
+    TransactionConflict,
+    /// The Idempotency-Key record's item refused: another request with the key got there first.
+    RecordTaken,
     /// DynamoDB throttled an item: a 503 the client retries later.
     Throttled,
     /// One item cannot be written as it is, whoever retries: the client's to fix.
@@ -86,11 +92,33 @@ pub(crate) enum Cancellation {
 }
 
 impl Cancellation {
+    /// Sorts a failed TransactWriteItems; `None` when it was not a cancellation. `record` is the
+    /// position of an Idempotency-Key record among the items, if the transaction has one: its
+    /// refusal is told apart first, since the caller then answers from the record.
+    pub(crate) fn of<R>(
+        err: &SdkError<TransactWriteItemsError, R>,
+        record: Option<usize>,
+    ) -> Option<Self> {
+        let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error()
+        else {
+            return None;
+        };
+        let reasons = c.cancellation_reasons();
+        let record_refused = record
+            .and_then(|i| reasons.get(i))
+            .and_then(|r| r.code())
+            .is_some_and(|code| matches!(code, "ConditionalCheckFailed" | "TransactionConflict"));
+        if record_refused {
+            return Some(Self::RecordTaken);
+        }
+        Some(Self::from_codes(reasons.iter().map(|r| r.code())))
+    }
+
     /// Sorts the reasons' codes. Throttling wins over everything (nothing else can be decided
     /// while DynamoDB is shedding load), then a rejected item, then conflicts.
     pub(crate) fn from_codes<'a>(codes: impl IntoIterator<Item = Option<&'a str>>) -> Self {
         let mut verdict = None;
-        let mut conflict = false;
+        let (mut condition_failed, mut conflict) = (false, false);
         for (index, code) in codes.into_iter().enumerate() {
             match code {
                 None | Some("None") => {}
@@ -99,7 +127,8 @@ impl Cancellation {
                 ) => {
                     return Self::Throttled;
                 }
-                Some("ConditionalCheckFailed" | "TransactionConflict") => conflict = true,
+                Some("ConditionalCheckFailed") => condition_failed = true,
+                Some("TransactionConflict") => conflict = true,
                 Some("ValidationError") => {
                     verdict.get_or_insert(Self::Rejected {
                         index,
@@ -119,8 +148,29 @@ impl Cancellation {
         }
         match verdict {
             Some(v) => v,
-            None if conflict => Self::Conflict,
+            None if condition_failed => Self::ConditionFailed,
+            None if conflict => Self::TransactionConflict,
             None => Self::Unknown,
+        }
+    }
+
+    /// The error that ends the write whoever wrote it; `None` for the conflicts (the caller
+    /// decides: retry, or tell the client) and for an unknown code (the caller reports the SDK
+    /// error itself).
+    pub(crate) fn terminal(self) -> Option<StoreError> {
+        match self {
+            Self::RecordTaken => Some(StoreError::IdempotencyKeyInFlight),
+            Self::Throttled => {
+                tracing::warn!("TransactWriteItems cancelled: throttled");
+                Some(StoreError::Unavailable(
+                    "TransactWriteItems: throttled".into(),
+                ))
+            }
+            Self::Rejected { index, reason } => {
+                tracing::warn!(index, reason, "TransactWriteItems refused one item");
+                Some(StoreError::BatchItemRejected { index, reason })
+            }
+            Self::ConditionFailed | Self::TransactionConflict | Self::Unknown => None,
         }
     }
 }
@@ -174,11 +224,11 @@ mod tests {
         let sort = |codes: &[Option<&str>]| Cancellation::from_codes(codes.iter().copied());
         assert_eq!(
             sort(&[Some("None"), Some("ConditionalCheckFailed")]),
-            Cancellation::Conflict
+            Cancellation::ConditionFailed
         );
         assert_eq!(
             sort(&[None, Some("TransactionConflict")]),
-            Cancellation::Conflict
+            Cancellation::TransactionConflict
         );
         assert_eq!(
             sort(&[Some("ConditionalCheckFailed"), Some("ThrottlingError")]),

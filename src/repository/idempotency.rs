@@ -17,19 +17,17 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use aws_sdk_dynamodb::{
-    operation::transact_write_items::TransactWriteItemsError,
-    types::{CancellationReason, Put, TransactWriteItem},
-};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{
     BookRepository, StoreError,
     client::instrumented,
-    expression::Placeholders,
-    item::{AUTHOR, BookItem, Item, now_timestamp},
+    error::Cancellation,
+    expression::{Placeholders, expectation_condition},
+    item::{BookItem, Item, now_timestamp},
 };
-use crate::domain::{BatchOutcome, Book, NewBook};
+use crate::domain::{BatchOutcome, Book, Expectation, NewBook};
 
 /// Suffix of the records table's name; `migrations/0003_create_idempotency_table.json` uses it.
 pub const TABLE_SUFFIX: &str = "-idempotency";
@@ -167,11 +165,11 @@ impl BookRepository {
         let item = stored.to_item().map_err(StoreError::malformed_item)?;
         let response = respond(&stored.into_book());
         let mut p = Placeholders::default();
-        let condition = format!("attribute_not_exists({})", p.name(AUTHOR));
+        let condition = expectation_condition(&Expectation::absent(), &mut p);
         let put_book = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
-            .condition_expression(condition)
+            .set_condition_expression(condition)
             .set_expression_attribute_names(p.names())
             .build()
             .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
@@ -186,22 +184,15 @@ impl BookRepository {
             .send();
         let result = match instrumented("TransactWriteItems", call).await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let (by_record, by_book) = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                        let reasons = c.cancellation_reasons();
-                        let book = reasons.first().and_then(CancellationReason::code);
-                        (cancelled_by_record(reasons.get(1)), book.map(str::to_owned))
-                    }
-                    _ => (None, None),
-                };
-                Err(match (by_record, by_book.as_deref()) {
-                    (Some(err), _) => err,
-                    (None, Some("ConditionalCheckFailed")) => StoreError::AlreadyExists,
-                    (None, Some("TransactionConflict")) => StoreError::Contention,
-                    _ => StoreError::from_sdk("TransactWriteItems", e),
-                })
-            }
+            // The record is the second item.
+            Err(e) => Err(match Cancellation::of(&e, Some(1)) {
+                Some(Cancellation::ConditionFailed) => StoreError::AlreadyExists,
+                Some(Cancellation::TransactionConflict) => StoreError::Contention,
+                Some(c) => c
+                    .terminal()
+                    .unwrap_or_else(|| StoreError::from_sdk("TransactWriteItems", e)),
+                None => StoreError::from_sdk("TransactWriteItems", e),
+            }),
         };
         result.map(|()| response)
     }
@@ -316,17 +307,6 @@ impl BookRepository {
             .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
-}
-
-/// Whether the record's own item cancelled a transaction: a live record exists (another request
-/// with the key committed) or another transaction on it is in progress. Either way the caller
-/// looks at the record again (see `settle`).
-pub(super) fn cancelled_by_record(reason: Option<&CancellationReason>) -> Option<StoreError> {
-    matches!(
-        reason.and_then(CancellationReason::code),
-        Some("ConditionalCheckFailed" | "TransactionConflict")
-    )
-    .then_some(StoreError::IdempotencyKeyInFlight)
 }
 
 /// Now, in epoch seconds, as DynamoDB TTL reads it.

@@ -18,8 +18,7 @@ use std::{collections::HashSet, sync::Arc};
 use aws_sdk_dynamodb::{
     Client,
     operation::{
-        delete_item::DeleteItemError, put_item::PutItemError,
-        transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
+        delete_item::DeleteItemError, put_item::PutItemError, update_item::UpdateItemError,
     },
     types::{
         AttributeValue, IndexStatus, KeysAndAttributes, ReturnValue,
@@ -98,13 +97,13 @@ impl BookRepository {
     pub async fn create(&self, book: &NewBook) -> Result<Book, StoreError> {
         let stored = BookItem::new(book, &now_timestamp());
         let mut p = Placeholders::default();
-        let condition = format!("attribute_not_exists({})", p.name(AUTHOR));
+        let condition = expectation_condition(&Expectation::absent(), &mut p);
         let call = self
             .client
             .put_item()
             .table_name(self.table())
             .set_item(Some(stored.to_item().map_err(StoreError::malformed_item)?))
-            .condition_expression(condition)
+            .set_condition_expression(condition)
             .set_expression_attribute_names(p.names())
             .send();
         match instrumented("PutItem", call).await {
@@ -464,7 +463,7 @@ impl BookRepository {
 
     /// `put_batch` with one more item in each attempt's transaction, made from the outcome that
     /// attempt will report (a keyed batch's record); if that item cancels the transaction, the
-    /// error is `idempotency::cancelled_by_record`'s.
+    /// error is `StoreError::IdempotencyKeyInFlight`.
     async fn put_batch_with(
         &self,
         books: &[NewBook],
@@ -509,42 +508,18 @@ impl BookRepository {
                 .send();
             match instrumented("TransactWriteItems", call).await {
                 Ok(_) => return Ok(outcome),
-                Err(e) => {
-                    let verdict = match e.as_service_error() {
-                        // The record (the item after the books) refused: another request
-                        // with this Idempotency-Key got in first.
-                        Some(TransactWriteItemsError::TransactionCanceledException(c))
-                            if idempotency::cancelled_by_record(
-                                c.cancellation_reasons().get(books.len()),
-                            )
-                            .is_some() =>
-                        {
-                            return Err(StoreError::IdempotencyKeyInFlight);
-                        }
-                        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-                            Cancellation::from_codes(
-                                c.cancellation_reasons().iter().map(|r| r.code()),
-                            )
-                        }
-                        _ => return Err(StoreError::from_sdk("TransactWriteItems", e)),
-                    };
-                    match verdict {
-                        Cancellation::Conflict => continue,
-                        Cancellation::Throttled => {
-                            tracing::warn!("TransactWriteItems cancelled: throttled");
-                            return Err(StoreError::Unavailable(
-                                "TransactWriteItems: throttled".into(),
-                            ));
-                        }
-                        Cancellation::Rejected { index, reason } => {
-                            tracing::warn!(index, reason, "TransactWriteItems refused one book");
-                            return Err(StoreError::BatchItemRejected { index, reason });
-                        }
-                        Cancellation::Unknown => {
-                            return Err(StoreError::from_sdk("TransactWriteItems", e));
-                        }
+                // The record, if any, is the item after the books.
+                Err(e) => match Cancellation::of(&e, Some(books.len())) {
+                    Some(Cancellation::ConditionFailed | Cancellation::TransactionConflict) => {
+                        continue;
                     }
-                }
+                    Some(c) => {
+                        return Err(c
+                            .terminal()
+                            .unwrap_or_else(|| StoreError::from_sdk("TransactWriteItems", e)));
+                    }
+                    None => return Err(StoreError::from_sdk("TransactWriteItems", e)),
+                },
             }
         }
         Err(StoreError::Contention)
