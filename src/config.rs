@@ -9,8 +9,8 @@ use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
 
 use crate::{
-    http::{AuthPolicy, HttpOptions},
-    server::ConnectionLimits,
+    http::{self, AuthPolicy, HttpOptions},
+    server::{self, ConnectionLimits},
 };
 
 /// The bookstore service: a REST API over the tutorial's DynamoDB `Books` table.
@@ -87,7 +87,7 @@ pub struct ServeArgs {
         long,
         env = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
         value_name = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
-        default_value_t = 10,
+        default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=300)
     )]
     pub header_read_timeout_secs: u64,
@@ -97,7 +97,7 @@ pub struct ServeArgs {
         long,
         env = "BOOKSTORE_IDLE_TIMEOUT_SECS",
         value_name = "BOOKSTORE_IDLE_TIMEOUT_SECS",
-        default_value_t = 75,
+        default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=3600)
     )]
     pub idle_timeout_secs: u64,
@@ -106,7 +106,7 @@ pub struct ServeArgs {
         long,
         env = "BOOKSTORE_MAX_IN_FLIGHT",
         value_name = "BOOKSTORE_MAX_IN_FLIGHT",
-        default_value_t = 512,
+        default_value_t = http::DEFAULT_MAX_IN_FLIGHT,
         value_parser = clap::value_parser!(u32).range(1..=65_536)
     )]
     pub max_in_flight: u32,
@@ -282,9 +282,9 @@ mod tests {
             api_tokens: tokens.map(Secret::new),
             auth: auth.map(str::to_owned),
             cors_origins: vec![],
-            header_read_timeout_secs: 10,
-            idle_timeout_secs: 75,
-            max_in_flight: 512,
+            header_read_timeout_secs: server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+            idle_timeout_secs: server::DEFAULT_IDLE_TIMEOUT.as_secs(),
+            max_in_flight: http::DEFAULT_MAX_IN_FLIGHT,
             metrics_addr: None,
         }
     }

@@ -42,6 +42,12 @@ use tokio::{
 /// (`stopTimeout`) before SIGKILL; this stays well inside it.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Default of [`ConnectionLimits::header_read_timeout`] (`BOOKSTORE_HEADER_READ_TIMEOUT_SECS`).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`ConnectionLimits::idle_timeout`] (`BOOKSTORE_IDLE_TIMEOUT_SECS`): longer than the
+/// ALB's 60 s, so the load balancer closes idle connections first.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
 /// Per-connection timeouts against slow or idle clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -54,8 +60,8 @@ pub struct ConnectionLimits {
 impl Default for ConnectionLimits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(75),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }

@@ -69,6 +69,9 @@ impl AppState {
     }
 }
 
+/// Default of [`HttpOptions::max_in_flight`] (`BOOKSTORE_MAX_IN_FLIGHT`).
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 512;
+
 /// How the application is assembled, beyond its state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {
@@ -81,7 +84,7 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         Self {
-            max_in_flight: 512,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT as usize,
             metrics_on_api_port: true,
         }
     }

@@ -240,10 +240,15 @@ impl IntoResponse for ApiError {
 pub async fn add_instance(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let Some(problem) = response.extensions().get::<Problem>().cloned() else {
+    if response.extensions().get::<Problem>().is_none() {
         return response;
-    };
+    }
     let (mut parts, _) = response.into_parts();
+    // Taken out, not cloned: nothing outside reads it, and it may carry a whole book (412).
+    let problem = parts
+        .extensions
+        .remove::<Problem>()
+        .expect("checked just above");
     let body = serde_json::to_vec(&Problem {
         instance: Some(path),
         ..problem
