@@ -33,8 +33,10 @@ cargo build --release --locked --target x86_64-unknown-linux-gnu --example bench
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
 fi
-# In memory: the benchmark's data is made anew each run.
-BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB='' scripts/dynamodb-engine.sh start "$engine_port"
+# dynoxide in memory (the benchmark's data is made anew each run); exported, so that bench.py's
+# report names the engine that was started.
+export BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB=''
+scripts/dynamodb-engine.sh start "$engine_port"
 trap 'scripts/dynamodb-engine.sh stop "$engine_port"' EXIT
 
 python3 bench/bench.py

@@ -33,6 +33,13 @@ venv="$tools/venv"
 
 die() { echo "dynamodb-engine: $*" >&2; exit 1; }
 
+# The engine's executable, decided once: install, start and path all use it.
+case "$engine" in
+  dynoxide) engine_bin=$dynoxide_bin ;;
+  moto) engine_bin="$venv/bin/moto_server" ;;
+  *) die "BOOKSTORE_ENGINE must be dynoxide or moto, not '$engine'" ;;
+esac
+
 answers() {
   # A signed-looking ListTables call; any engine that speaks the protocol answers 200 (local engines
   # check that a signature is there, not that it is right).
@@ -73,11 +80,7 @@ install_moto() {
 
 install() {
   mkdir -p "$tools"
-  case "$engine" in
-    dynoxide) install_dynoxide ;;
-    moto) install_moto ;;
-    *) die "BOOKSTORE_ENGINE must be dynoxide or moto, not '$engine'" ;;
-  esac
+  "install_$engine"
 }
 
 start() {
@@ -94,10 +97,10 @@ start() {
         mkdir -p "$(dirname "$BOOKSTORE_ENGINE_DB")"
         args+=(--db-path "$BOOKSTORE_ENGINE_DB")
       fi
-      nohup "$dynoxide_bin" "${args[@]}" >"$logfile" 2>&1 &
+      nohup "$engine_bin" "${args[@]}" >"$logfile" 2>&1 &
       ;;
     moto)
-      nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+      nohup "$engine_bin" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
       ;;
   esac
   echo $! >"$pidfile"
@@ -132,12 +135,6 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) answers ;;
-  path)
-    install
-    case "$engine" in
-      dynoxide) echo "$dynoxide_bin" ;;
-      moto) echo "$venv/bin/moto_server" ;;
-    esac
-    ;;
+  path) install && echo "$engine_bin" ;;
   *) die "usage: $0 install|start|stop|status|path [PORT]" ;;
 esac

@@ -81,7 +81,7 @@ async fn an_invalid_batch_writes_nothing() {
 
 /// The fake DynamoDB of `scripted_dynamodb` for a batch of three: the keys-only read finds
 /// nothing, and the transaction is cancelled with `reasons` (one per book).
-fn cancelled_batch(reasons: &'static str) -> impl Fn(&str) -> (u16, String) {
+fn cancelled_batch(reasons: &'static str) -> impl Fn(&str) -> (u16, String) + Send + Sync {
     move |operation| match operation {
         "BatchGetItem" => (200, r#"{"Responses":{},"UnprocessedKeys":{}}"#.to_owned()),
         "TransactWriteItems" => (
@@ -94,7 +94,9 @@ fn cancelled_batch(reasons: &'static str) -> impl Fn(&str) -> (u16, String) {
     }
 }
 
-async fn batch_of_three_against(answer: fn(&str) -> (u16, String)) -> reqwest::Response {
+async fn batch_of_three_against(
+    answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+) -> reqwest::Response {
     let app = spawn_app_at(&scripted_dynamodb(answer).await, false).await;
     let books: Vec<Value> = (0..3)
         .map(|i| book("Cancelled", &format!("B{i}")))
@@ -105,24 +107,20 @@ async fn batch_of_three_against(answer: fn(&str) -> (u16, String)) -> reqwest::R
 
 #[tokio::test]
 async fn a_batch_dynamodb_throttles_is_a_503_to_retry() {
-    fn answer(operation: &str) -> (u16, String) {
-        cancelled_batch(r#"[{"Code":"None"},{"Code":"ThrottlingError"},{"Code":"None"}]"#)(
-            operation,
-        )
-    }
-    let response = batch_of_three_against(answer).await;
+    let response = batch_of_three_against(cancelled_batch(
+        r#"[{"Code":"None"},{"Code":"ThrottlingError"},{"Code":"None"}]"#,
+    ))
+    .await;
     assert!(response.headers().contains_key("retry-after"));
     problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
 }
 
 #[tokio::test]
 async fn a_batch_dynamodb_refuses_one_book_of_is_a_422_naming_it() {
-    fn answer(operation: &str) -> (u16, String) {
-        cancelled_batch(
-            r#"[{"Code":"None"},{"Code":"None"},{"Code":"ValidationError","Message":"Item size has exceeded the maximum allowed size"}]"#,
-        )(operation)
-    }
-    let response = batch_of_three_against(answer).await;
+    let response = batch_of_three_against(cancelled_batch(
+        r#"[{"Code":"None"},{"Code":"None"},{"Code":"ValidationError","Message":"Item size has exceeded the maximum allowed size"}]"#,
+    ))
+    .await;
     let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert_eq!(error_fields(&body), ["books[2]"]);
     assert!(

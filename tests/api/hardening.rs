@@ -23,7 +23,7 @@ use tokio::{
     sync::Semaphore,
 };
 
-use crate::support::{book_path, problem, sdk_config, spawn_app, spawn_app_at};
+use crate::support::{book_path, free_port, problem, sdk_config, spawn_app, spawn_app_at};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
@@ -380,14 +380,6 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Generous: what is checked is that the server closes the connection at all.

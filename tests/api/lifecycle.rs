@@ -8,7 +8,7 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{Proxy, problem, sdk_config, spawn_app_at};
+use crate::support::{Proxy, free_port, problem, sdk_config, spawn_app_at};
 use bookstore::repository::{self, BookRepository, migrate};
 
 const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
@@ -24,14 +24,6 @@ fn serve_with(vars: &[(&str, &str)]) -> Command {
         command.env(name, value);
     }
     command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -267,47 +267,37 @@ impl Proxy {
     }
 }
 
+/// A free port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fake DynamoDB endpoint that answers every call with one canned error, as DynamoDB does when
 /// it throttles: HTTP 400 with the error's `__type`.
 pub async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let body = format!(
-                    r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"canned"}}"#
-                );
-                let mut buffer = vec![0u8; 64 * 1024];
-                // One response per request read; good enough for the SDK's small requests.
-                while let Ok(n) = socket.read(&mut buffer).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let response = format!(
-                        "HTTP/1.1 {status} Error\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-errortype: {error_type}\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if socket.write_all(response.as_bytes()).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    endpoint
+    let body = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"canned"}}"#
+    );
+    scripted_dynamodb(move |_| (status, body.clone())).await
 }
 
 /// A fake DynamoDB endpoint that answers each call by its operation (`X-Amz-Target` without
 /// the `DynamoDB_20120810.` prefix) with `answer(operation)`: an HTTP status and a JSON body.
 /// For error mappings no real engine can be made to produce (a throttled transaction).
-pub async fn scripted_dynamodb(answer: fn(&str) -> (u16, String)) -> String {
+pub async fn scripted_dynamodb(
+    answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
+) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
+        let answer = std::sync::Arc::new(answer);
         while let Ok((socket, _)) = listener.accept().await {
+            let answer = answer.clone();
             tokio::spawn(async move {
                 let mut socket = BufReader::new(socket);
                 loop {

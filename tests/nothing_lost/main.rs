@@ -4,7 +4,7 @@
 //! The test starts its own dynoxide (the binary `scripts/dynamodb-engine.sh path` prints, given
 //! in `BOOKSTORE_TEST_DYNOXIDE`) with its tables in a SQLite file, so that it can SIGSTOP and
 //! SIGCONT it and kill it and start it again on the same data without disturbing the engine the
-//! other tests share. `scripts/test.sh` runs it with `--nocapture` for its closing line.
+//! other tests share. `scripts/test.sh` runs it with `--show-output` for its closing line.
 
 // The harness is shared with tests/api; this target uses only part of it.
 #[allow(dead_code)]
@@ -42,11 +42,7 @@ struct Engine {
 
 impl Engine {
     fn start(binary: &str, db: std::path::PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let child = spawn_engine(binary, port, &db);
         Self {
             binary: binary.to_owned(),

@@ -2,7 +2,7 @@
 //!
 //! DynamoDB applies each write's condition and update atomically, one write at a time per item,
 //! and the service's optimistic concurrency rests on that. dynoxide does the same; moto does not
-//! always (two of twenty `If-None-Match: *` creates both won there), so `scripts/test.sh` runs this
+//! guarantee it (black-box races against it have had two winners), so `scripts/test.sh` runs this
 //! target on dynoxide only, and the rest of the suite (tests/api) on both engines. Against real
 //! DynamoDB every test here must pass.
 
@@ -17,25 +17,25 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use support::spawn_app;
+use support::{TestApp, spawn_app};
 
-/// Refuses to run on an engine known not to serialise conditional writes, rather than fail
-/// at random there.
-fn require_serialising_engine() {
+/// The test app, after refusing to run on an engine known not to serialise conditional writes
+/// (rather than fail at random there).
+async fn spawn_serialising_app() -> TestApp {
     if std::env::var("BOOKSTORE_TEST_ENGINE").as_deref() == Ok("moto") {
         panic!(
             "tests/serialised_writes needs an engine that serialises conditional writes to one \
              item (dynoxide or DynamoDB); moto does not. scripts/test.sh runs it on dynoxide."
         );
     }
+    spawn_app().await
 }
 
 const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
 
 #[tokio::test]
 async fn racing_if_none_match_creates_have_exactly_one_winner() {
-    require_serialising_engine();
-    let app = spawn_app().await;
+    let app = spawn_serialising_app().await;
     let path = "/books/Race/Created%20Once";
 
     let creators = (0..20).map(|i| {
@@ -67,8 +67,7 @@ async fn racing_if_none_match_creates_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn racing_plain_puts_each_get_their_own_version() {
-    require_serialising_engine();
-    let app = spawn_app().await;
+    let app = spawn_serialising_app().await;
     let path = "/books/Race/Rewritten";
 
     let writers = (0..20).map(|i| {
@@ -103,8 +102,7 @@ async fn racing_plain_puts_each_get_their_own_version() {
 
 #[tokio::test]
 async fn racing_if_match_writers_have_exactly_one_winner() {
-    require_serialising_engine();
-    let app = spawn_app().await;
+    let app = spawn_serialising_app().await;
     app.seed_tutorial().await;
     let tag = app.get(HAMLET).await.headers()["etag"].clone();
 
@@ -139,8 +137,7 @@ async fn racing_if_match_writers_have_exactly_one_winner() {
 
 #[tokio::test]
 async fn racing_merge_patches_never_pass_the_format_cap() {
-    require_serialising_engine();
-    let app = spawn_app().await;
+    let app = spawn_serialising_app().await;
     let path = "/books/Busy/Merged";
     let formats: serde_json::Map<String, Value> =
         (0..30).map(|i| (format!("F{i:02}"), json!("X"))).collect();
@@ -179,8 +176,7 @@ async fn racing_merge_patches_never_pass_the_format_cap() {
 
 #[tokio::test]
 async fn concurrent_format_updates_lose_nothing() {
-    require_serialising_engine();
-    let app = spawn_app().await;
+    let app = spawn_serialising_app().await;
     let path = "/books/Busy/Book";
     app.write(Method::PUT, path, json!({"category": "C"})).await;
 
