@@ -4,8 +4,8 @@
 # seed, openapi, healthcheck); the role is the command, so ECS, compose and a
 # developer all run exactly the same bytes.
 #
-# Target: x86_64-unknown-linux-gnu on Debian 12 (bookworm) glibc, the same target,
-# toolchain and glibc that scripts/release-check.sh builds and runs outside Docker,
+# Target: scripts/release-build.sh's (x86_64 Linux, glibc) on Debian 12 (bookworm), the
+# same target, toolchain and glibc that scripts/release-check.sh builds and runs outside Docker,
 # so the binary tested there is the binary shipped here. (A static musl build would
 # allow the smaller "static" base, but the musl target cannot be installed on the
 # project's build machines, so it could never be tested before shipping.)
@@ -59,13 +59,14 @@ RUN cargo chef prepare --recipe-path recipe.json
 # builder: compile dependencies (cached layer), then the crate itself.
 # ---------------------------------------------------------------------------
 FROM chef AS builder
-# The same --target on cook and build matters: a mismatch silently rebuilds every
-# dependency. scripts/release-check.sh builds with this exact command.
+# scripts/release-build.sh names the target and the build command, for this stage and
+# for every build outside Docker (scripts/release-check.sh runs its binary). The same
+# --target on cook and build matters: a mismatch silently rebuilds every dependency.
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --locked --target x86_64-unknown-linux-gnu --recipe-path recipe.json
+COPY scripts/release-build.sh scripts/release-build.sh
+RUN cargo chef cook --release --locked --target "$(scripts/release-build.sh --triple)" --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --target x86_64-unknown-linux-gnu --bin bookstore \
- && cp target/x86_64-unknown-linux-gnu/release/bookstore /bookstore
+RUN cp "$(scripts/release-build.sh)" /bookstore
 
 # ---------------------------------------------------------------------------
 # prebuilt: the alternative to builder, a binary from the build context. The

@@ -130,11 +130,10 @@ class Bench:
                 die(f"unknown operation {op!r} in BENCH_OPS (known: {', '.join(OPS)})")
         self.out = setting("BENCH_OUT")
         os.makedirs(self.out, exist_ok=True)
-        # The image's target (see the Dockerfile), so the benchmarked binary is the shipped one and
-        # its build is shared with scripts/release-check.sh.
-        target = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "x86_64-unknown-linux-gnu")
-        self.bin = os.path.join(target, "release", "bookstore")
-        self.ceiling = os.path.join(target, "release", "examples", "bench_ceiling")
+        # Built by bench/run.sh with scripts/release-build.sh, so the benchmarked binary is the
+        # shipped one and its build is shared with the release check.
+        self.bin = os.path.abspath(os.environ.get("BENCH_BIN", ""))
+        self.ceiling = os.path.abspath(os.environ.get("BENCH_CEILING", ""))
         self.oha_bin = os.environ.get("BENCH_OHA", os.path.join(ROOT, ".tools", "oha", "bin", "oha"))
         for path in (self.bin, self.ceiling, self.oha_bin):
             if not os.access(path, os.X_OK):

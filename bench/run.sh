@@ -27,8 +27,9 @@ if [ -z "${BENCH_OHA:-}" ]; then
 fi
 
 # The service exactly as the Dockerfile builds it (same target and profile), then the ceiling client.
-cargo build --release --locked --target x86_64-unknown-linux-gnu --bin bookstore
-cargo build --release --locked --target x86_64-unknown-linux-gnu --example bench_ceiling
+BENCH_BIN=$(scripts/release-build.sh)
+BENCH_CEILING=$(scripts/release-build.sh --example bench_ceiling)
+export BENCH_BIN BENCH_CEILING
 
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"

@@ -5,7 +5,7 @@
 #      and scripts/openapi/client.ts, a frontend's typed client over those types, passes
 #      `tsc --strict --noEmit`.
 # Tools are pinned in scripts/openapi/requirements.txt and scripts/openapi/package-lock.json and
-# installed on first use (.tools/venv, scripts/openapi/node_modules). Needs no service.
+# installed on first use (.tools/venv-openapi, scripts/openapi/node_modules). Needs no service.
 #
 #   scripts/check-openapi.sh [DOCUMENT]   (default openapi/openapi.json)
 set -euo pipefail
@@ -24,7 +24,7 @@ ensure_py_tools
 ensure_node_tools
 
 echo "== openapi-spec-validator $doc"
-if .tools/venv/bin/openapi-spec-validator --schema 3.1 --validation-errors all "$doc"; then
+if .tools/venv-openapi/bin/openapi-spec-validator --schema 3.1 --validation-errors all "$doc"; then
   echo "PASS openapi-spec-validator"
 else
   echo "FAIL openapi-spec-validator"

@@ -49,7 +49,7 @@ checks=(
 # Not run: object_level_authorization (there is one kind of token; no per-user objects).
 
 set +e
-.tools/venv/bin/schemathesis --config-file scripts/openapi/schemathesis.toml run "${CONTRACT_SCHEMA:-$BOOKSTORE_URL/openapi.json}" \
+.tools/venv-openapi/bin/schemathesis --config-file scripts/openapi/schemathesis.toml run "${CONTRACT_SCHEMA:-$BOOKSTORE_URL/openapi.json}" \
   --url "$BOOKSTORE_URL" \
   --header "Authorization: Bearer $BOOKSTORE_TOKEN" \
   --checks "$(IFS=,; echo "${checks[*]}")" \

@@ -9,7 +9,7 @@
 #
 #   BOOKSTORE_ENGINE=dynoxide (default)  dynoxide 3.2.0 (crates.io `dynoxide-rs`, Rust, SQLite-backed),
 #                                        built once with `cargo install --locked` into .tools/dynoxide-3.2.0
-#   BOOKSTORE_ENGINE=moto                moto_server (PyPI, scripts/engine-requirements.txt) in .tools/venv
+#   BOOKSTORE_ENGINE=moto                moto_server (PyPI, scripts/engine-requirements.txt) in .tools/venv-engine
 #   BOOKSTORE_ENGINE_DB=FILE             dynoxide keeps its tables in this SQLite file (default: in memory)
 #
 # Why these two and not DynamoDB Local: its licence is not open source. dynoxide is the default because
@@ -29,9 +29,11 @@ logfile="$tools/engine-$port.log"
 dynoxide_version=3.2.0
 dynoxide_root="$tools/dynoxide-$dynoxide_version"
 dynoxide_bin="$dynoxide_root/bin/dynoxide"
-venv="$tools/venv"
+venv="$tools/venv-engine" # made by ensure_venv (scripts/lib/venv.sh)
 
 die() { echo "dynamodb-engine: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/venv.sh
+. "$root/scripts/lib/venv.sh"
 
 # The engine's executable, decided once: install, start and path all use it.
 case "$engine" in
@@ -64,18 +66,7 @@ install_dynoxide() {
 }
 
 install_moto() {
-  command -v python3 >/dev/null || die "python3 is required for moto (Debian: apt-get install python3 python3-venv)"
-  local stamp
-  stamp="$venv/.installed-$(sha256sum "$root/scripts/engine-requirements.txt" | cut -c1-16)"
-  [ -f "$stamp" ] && return 0
-  mkdir -p "$tools"
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv" || die "cannot create a venv (Debian: apt-get install python3-venv)"
-  fi
-  echo "dynamodb-engine: installing moto[server] into $venv (once)" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/scripts/engine-requirements.txt" \
-    || die "pip could not install moto[server] from PyPI; check network access to PyPI"
-  touch "$stamp"
+  ensure_venv engine "$root/scripts/engine-requirements.txt"
 }
 
 install() {

@@ -25,8 +25,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 started_at=$SECONDS
 
-target=x86_64-unknown-linux-gnu # must match the Dockerfile's --target (release-check.sh checks that)
-bin="target/$target/release/bookstore"
+bin=$(scripts/release-build.sh --path) # built by scripts/release-check.sh
 tools="$root/.tools"
 # Same packages and the same nonroot user as gcr.io/distroless/cc-debian12:nonroot.
 base=bookstore-base:bookworm-nonroot

