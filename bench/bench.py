@@ -71,6 +71,11 @@ def die(msg):
     sys.exit(1)
 
 
+def require_executable(path):
+    if not os.access(path, os.X_OK):
+        die(f"{path or 'a binary'} is missing; run bench/run.sh, which builds it")
+
+
 def pinned(cpus, argv):
     return (["taskset", "-c", cpus] if cpus else []) + argv
 
@@ -135,9 +140,8 @@ class Bench:
         self.bin = os.path.abspath(os.environ.get("BENCH_BIN", ""))
         self.ceiling = os.path.abspath(os.environ.get("BENCH_CEILING", ""))
         self.oha_bin = os.environ.get("BENCH_OHA", os.path.join(ROOT, ".tools", "oha", "bin", "oha"))
-        for path in (self.bin, self.ceiling, self.oha_bin):
-            if not os.access(path, os.X_OK):
-                die(f"{path} is missing; run bench/run.sh, which builds it")
+        for path in (self.bin, self.oha_bin):
+            require_executable(path)
         self.clk_tck = int(subprocess.check_output(["getconf", "CLK_TCK"]).strip())
         self.env = dict(os.environ)
         self.env.update({
@@ -389,6 +393,7 @@ class Bench:
         }
 
     def run(self):
+        require_executable(self.ceiling)
         self.results["machine"] = self.machine()
         self.results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.results["engine_pid_cpus"] = self.engine_cpu
