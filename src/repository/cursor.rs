@@ -157,6 +157,21 @@ mod tests {
         assert!(Cursor::decode(&cursor.encode(), &scope).is_err());
     }
 
+    /// Cursors handed out by earlier releases must keep working: the wire format is fixed.
+    #[test]
+    fn the_encoding_is_stable() {
+        let category = "eyJzIjoiY2F0ZWdvcnkiLCJrIjoiU3VzcGVuc2UiLCJwIjoiVGhlIiwibyI6ImRlc2MiLCJ0IjoiVGhlIEZpcm0iLCJhIjoiSm9obiBHcmlzaGFtIn0";
+        let cursor = Cursor::decode(category, &scope()).unwrap();
+        assert_eq!(cursor.encode(), category);
+        let author = "eyJzIjoiYXV0aG9yIiwiayI6IkpvaG4gR3Jpc2hhbSIsInAiOiIiLCJvIjoiYXNjIiwidCI6IlRoZSBGaXJtIn0";
+        let scope = Scope::new("author", "John Grisham", None, SortOrder::Asc);
+        let cursor = Cursor::decode(author, &scope).unwrap();
+        assert_eq!(
+            (cursor.encode().as_str(), cursor.title.as_str()),
+            (author, "The Firm")
+        );
+    }
+
     #[test]
     fn refuses_a_title_outside_the_prefix() {
         let cursor = Cursor {

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::domain::{Book, BookKey, NewBook, Revision};
+use crate::domain::{Book, BookKey, Formats, NewBook, Revision};
 
 /// Table attribute names.
 pub(crate) const AUTHOR: &str = "Author";
@@ -58,12 +58,7 @@ impl BookItem {
             author: book.key.author.to_string(),
             title: book.key.title.to_string(),
             category: book.content.category.to_string(),
-            formats: book
-                .content
-                .formats
-                .iter()
-                .map(|(name, id)| (name.to_string(), id.to_string()))
-                .collect(),
+            formats: stored_formats(&book.content.formats),
             version: 1,
             created_at: Some(now.to_owned()),
             updated_at: Some(now.to_owned()),
@@ -102,6 +97,14 @@ impl BookItem {
             updated_at: self.updated_at.as_deref().and_then(parse_timestamp),
         }
     }
+}
+
+/// Formats as the `Formats` map holds them.
+pub(crate) fn stored_formats(formats: &Formats) -> BTreeMap<String, String> {
+    formats
+        .iter()
+        .map(|(name, id)| (name.to_string(), id.to_string()))
+        .collect()
 }
 
 /// The primary key of one book.
