@@ -21,7 +21,7 @@ use super::{
     schemas::EntityTags,
 };
 use crate::{
-    domain::{Book, BookContent, BookKey, FieldError, NewBook},
+    domain::{Book, BookContent, BookKey, FieldError, NewBook, PutOutcome},
     repository::StoreError,
 };
 
@@ -62,6 +62,15 @@ pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
         Json(BookResponse::from(book)),
     )
         .into_response()
+}
+
+/// A 201 for a new book: the book with its ETag, and where it lives.
+fn created_response(key: &BookKey, book: Book) -> Response {
+    let mut response = book_response(StatusCode::CREATED, book);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, location(key));
+    response
 }
 
 /// Get one book.
@@ -149,20 +158,15 @@ pub async fn put_book(
 ) -> Result<Response, ApiError> {
     let content = BookContent::parse(body.category, body.formats).map_err(ApiError::Validation)?;
     let book = NewBook { key, content };
-    let (stored, created) = state
+    let outcome = state
         .repo
         .put(&book, &expectation)
         .await
         .map_err(for_book(&book.key))?;
-    if created {
-        let mut response = book_response(StatusCode::CREATED, stored);
-        response
-            .headers_mut()
-            .insert(header::LOCATION, location(&book.key));
-        Ok(response)
-    } else {
-        Ok(book_response(StatusCode::OK, stored))
-    }
+    Ok(match outcome {
+        PutOutcome::Created(stored) => created_response(&book.key, stored),
+        PutOutcome::Replaced(stored) => book_response(StatusCode::OK, stored),
+    })
 }
 
 /// Create a book; 409 if it exists.
@@ -202,11 +206,7 @@ pub async fn create_book(
             .map_err(exists);
     }
     let stored = state.repo.create(&book).await.map_err(exists)?;
-    let mut response = book_response(StatusCode::CREATED, stored);
-    response
-        .headers_mut()
-        .insert(header::LOCATION, location(&book.key));
-    Ok(response)
+    Ok(created_response(&book.key, stored))
 }
 
 /// Delete a book.

@@ -17,7 +17,7 @@ use super::{
     },
     parse_book, precondition_failed,
 };
-use crate::domain::{Book, BookContent, BookKey, Expectation, NewBook, Revision};
+use crate::domain::{Book, BookContent, BookKey, Expectation, NewBook, PutOutcome, Revision};
 
 impl BookRepository {
     /// GetItem, strongly consistent.
@@ -64,7 +64,7 @@ impl BookRepository {
 
     /// UpdateItem as an upsert: replaces category and formats, keeps `CreatedAt`, bumps `Version`.
     ///
-    /// Returns the book as stored and whether it was created. This one asks DynamoDB for ALL_OLD
+    /// Returns the book as stored, created or replaced. This one asks DynamoDB for ALL_OLD
     /// rather than ALL_NEW: the old image is the only way to tell "created" from "replaced" in one
     /// round trip, and the new image follows from it exactly (every attribute we serve is set here
     /// or derived from the old value, atomically).
@@ -72,7 +72,7 @@ impl BookRepository {
         &self,
         book: &NewBook,
         expectation: &Expectation,
-    ) -> Result<(Book, bool), StoreError> {
+    ) -> Result<PutOutcome, StoreError> {
         let now = now_timestamp();
         let fresh = Revision::new_incarnation();
         let mut p = Placeholders::default();
@@ -104,7 +104,12 @@ impl BookRepository {
             .transpose()
             .map_err(StoreError::malformed_item)?;
         let created = old.is_none();
-        Ok((replaced_book(book, old, &now, fresh), created))
+        let stored = replaced_book(book, old, &now, fresh);
+        Ok(if created {
+            PutOutcome::Created(stored)
+        } else {
+            PutOutcome::Replaced(stored)
+        })
     }
 
     /// DeleteItem; a missing book is `NotFound` (or `PreconditionFailed` under If-Match).
