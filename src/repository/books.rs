@@ -1,15 +1,11 @@
 //! One book by its key: read, create, replace and delete, one DynamoDB operation each.
 
-use aws_sdk_dynamodb::{
-    operation::{
-        delete_item::DeleteItemError, put_item::PutItemError, update_item::UpdateItemError,
-    },
-    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{
     BookRepository, StoreError,
     client::instrumented,
+    error::condition_failed,
     expression::{Placeholders, expectation_condition},
     item::{
         self, BookItem, CATEGORY, CREATED_AT, FORMATS, INCARNATION, UPDATED_AT, VERSION,
@@ -50,14 +46,7 @@ impl BookRepository {
             .send();
         match instrumented("PutItem", call).await {
             Ok(_) => Ok(stored.into_book()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
+            Err(e) if condition_failed(&e).is_some() => Err(StoreError::AlreadyExists),
             Err(e) => Err(StoreError::from_sdk("PutItem", e)),
         }
     }
@@ -92,11 +81,9 @@ impl BookRepository {
             .send();
         let old = match instrumented("UpdateItem", call).await {
             Ok(output) => item::stored_image(output.attributes),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
-                    return Err(precondition_failed(ccf.item()));
-                }
-                _ => return Err(StoreError::from_sdk("UpdateItem", e)),
+            Err(e) => match condition_failed(&e) {
+                Some(failure) => return Err(precondition_failed(failure.item())),
+                None => return Err(StoreError::from_sdk("UpdateItem", e)),
             },
         };
         let old = old
@@ -132,11 +119,9 @@ impl BookRepository {
                 Some(_) => Ok(()),
                 None => Err(StoreError::NotFound),
             },
-            Err(e) => match e.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(ccf)) => {
-                    Err(precondition_failed(ccf.item()))
-                }
-                _ => Err(StoreError::from_sdk("DeleteItem", e)),
+            Err(e) => match condition_failed(&e) {
+                Some(failure) => Err(precondition_failed(failure.item())),
+                None => Err(StoreError::from_sdk("DeleteItem", e)),
             },
         }
     }

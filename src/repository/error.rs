@@ -2,7 +2,11 @@
 
 use aws_sdk_dynamodb::{
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-    operation::transact_write_items::TransactWriteItemsError,
+    operation::{
+        delete_item::DeleteItemError, put_item::PutItemError,
+        transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
+    },
+    types::error::ConditionalCheckFailedException,
 };
 
 use crate::domain::Book;
@@ -67,6 +71,37 @@ const TRANSIENT_CODES: &[&str] = &[
     "UnrecognizedClientException",
     "ExpiredTokenException",
 ];
+
+/// The error of a single-item write that can carry a ConditionExpression.
+pub(crate) trait ConditionalWriteError {
+    /// The failure, when it is the condition that did not hold.
+    fn condition_failed(&self) -> Option<&ConditionalCheckFailedException>;
+}
+
+// The SDK gives each operation its own error enum with the same variant, and no trait over it.
+macro_rules! conditional_write_errors {
+    ($($error:ty),+) => {$(
+        impl ConditionalWriteError for $error {
+            fn condition_failed(&self) -> Option<&ConditionalCheckFailedException> {
+                match self {
+                    Self::ConditionalCheckFailedException(failure) => Some(failure),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+conditional_write_errors!(PutItemError, UpdateItemError, DeleteItemError);
+
+/// The failed condition of a single-item write (with the old item, when the write asked for it
+/// on failure); `None` when the write failed for another reason. A failed condition inside a
+/// transaction is a cancellation reason instead: see [`Cancellation`].
+pub(crate) fn condition_failed<E: ConditionalWriteError, R>(
+    err: &SdkError<E, R>,
+) -> Option<&ConditionalCheckFailedException> {
+    err.as_service_error().and_then(E::condition_failed)
+}
 
 /// What one `TransactionCanceledException` means, from its `CancellationReasons` (one per item,
 /// in the order of the transaction's items).

@@ -1,13 +1,11 @@
 //! Changes to a book's formats (and, for a merge patch, its category) in one UpdateItem.
 
-use aws_sdk_dynamodb::{
-    operation::update_item::UpdateItemError,
-    types::{ReturnValue, ReturnValuesOnConditionCheckFailure},
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
     client::instrumented,
+    error::condition_failed,
     expression::{self, Placeholders, expectation_condition},
     item::{self, AUTHOR, BookItem, CATEGORY, FORMATS, UPDATED_AT, VERSION, now_timestamp},
     parse_book,
@@ -97,14 +95,14 @@ impl BookRepository {
                 let item = output.attributes.unwrap_or_default();
                 Ok(UpdateResult::Written(parse_book(item)?))
             }
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(ccf)) => {
-                    let old = item::stored_image(ccf.item().cloned())
+            Err(e) => match condition_failed(&e) {
+                Some(failure) => {
+                    let old = item::stored_image(failure.item().cloned())
                         .map(|i| BookItem::from_item(i).map_err(StoreError::malformed_item))
                         .transpose()?;
                     Ok(UpdateResult::Refused(old))
                 }
-                _ => Err(StoreError::from_sdk("UpdateItem", e)),
+                None => Err(StoreError::from_sdk("UpdateItem", e)),
             },
         }
     }
