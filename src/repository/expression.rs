@@ -152,12 +152,13 @@ fn revision_in(revisions: &[Revision], p: &mut Placeholders) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repository::item::FORMATS;
 
     #[test]
     fn names_are_reused_and_values_numbered() {
         let mut p = Placeholders::default();
-        assert_eq!(p.name("Formats"), "#n0");
-        assert_eq!(p.name("Formats"), "#n0");
+        assert_eq!(p.name(FORMATS), "#n0");
+        assert_eq!(p.name(FORMATS), "#n0");
         assert_eq!(p.name("Hard#cover"), "#n1");
         assert_eq!(p.string("x"), ":v0");
         assert_eq!(p.number(3), ":v1");

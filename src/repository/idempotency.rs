@@ -35,8 +35,12 @@ pub const TABLE_SUFFIX: &str = "-idempotency";
 /// How long a record answers repeats, in seconds (the contract's 24 hours).
 pub const RECORD_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
 
-/// Attribute names of a record.
+// Attribute names of a record that expressions and the migration use; `RecordItem`'s serde
+// renames must spell the same, which `a_record_round_trips_with_epoch_seconds` checks.
+
+/// The partition key.
 const KEY: &str = "Key";
+/// Epoch seconds, the table's TTL attribute.
 const EXPIRES_AT: &str = "ExpiresAt";
 
 /// Name of the table that holds the Idempotency-Key records of `table`.
@@ -342,6 +346,10 @@ mod tests {
             body: "{}".into(),
         };
         let item: Item = serde_dynamo::to_item(&record).unwrap();
+        assert_eq!(
+            item[KEY],
+            aws_sdk_dynamodb::types::AttributeValue::S("k".into())
+        );
         assert_eq!(
             item[EXPIRES_AT],
             aws_sdk_dynamodb::types::AttributeValue::N("1800000000".into())

@@ -11,13 +11,22 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::domain::{Book, BookKey, Formats, NewBook, Revision};
 
-/// Table attribute names.
+// Table attribute names. Expressions use these; `BookItem`'s serde renames must spell the same
+// (serde takes only literals), which `serde_names_are_the_attribute_constants` checks.
+
+/// The partition key.
 pub(crate) const AUTHOR: &str = "Author";
+/// The sort key.
 pub(crate) const TITLE: &str = "Title";
+/// The partition key of `CategoryIndex`.
 pub(crate) const CATEGORY: &str = "Category";
+/// Format name to format id, a map.
 pub(crate) const FORMATS: &str = "Formats";
+/// The optimistic-concurrency counter, a number.
 pub(crate) const VERSION: &str = "Version";
+/// RFC 3339, set once.
 pub(crate) const CREATED_AT: &str = "CreatedAt";
+/// RFC 3339, set on every write.
 pub(crate) const UPDATED_AT: &str = "UpdatedAt";
 /// Random per book, set on create and kept until delete: it keeps entity tags from repeating
 /// when a deleted book is created again (see `domain::Revision`).
@@ -147,15 +156,9 @@ mod tests {
     #[test]
     fn reads_a_tutorial_item_without_service_attributes() {
         let item = HashMap::from([
-            (
-                "Author".to_owned(),
-                AttributeValue::S("John Grisham".into()),
-            ),
-            (
-                "Title".to_owned(),
-                AttributeValue::S("The Rainmaker".into()),
-            ),
-            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+            (AUTHOR.to_owned(), AttributeValue::S("John Grisham".into())),
+            (TITLE.to_owned(), AttributeValue::S("The Rainmaker".into())),
+            (CATEGORY.to_owned(), AttributeValue::S("Suspense".into())),
         ]);
         let book = BookItem::from_item(item).unwrap().into_book();
         assert_eq!(book.version, 0);
@@ -177,12 +180,42 @@ mod tests {
         }
         .to_item()
         .unwrap();
-        assert_eq!(item["Version"], AttributeValue::N("3".into()));
-        let AttributeValue::M(formats) = &item["Formats"] else {
+        assert_eq!(item[VERSION], AttributeValue::N("3".into()));
+        let AttributeValue::M(formats) = &item[FORMATS] else {
             panic!("Formats must be a map: {item:?}");
         };
         assert_eq!(formats["Hardcover"], AttributeValue::S("J4SUKVGU".into()));
-        assert!(!item.contains_key("UpdatedAt"));
+        assert!(!item.contains_key(UPDATED_AT));
+    }
+
+    #[test]
+    fn serde_names_are_the_attribute_constants() {
+        let every_attribute = BookItem {
+            author: "A".into(),
+            title: "T".into(),
+            category: "C".into(),
+            formats: BTreeMap::new(),
+            version: 1,
+            created_at: Some("2026-11-23T10:00:00Z".into()),
+            updated_at: Some("2026-11-23T10:00:00Z".into()),
+            incarnation: Some("0123456789abcdef".into()),
+        }
+        .to_item()
+        .unwrap();
+        let mut names: Vec<&str> = every_attribute.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let mut constants = [
+            AUTHOR,
+            TITLE,
+            CATEGORY,
+            FORMATS,
+            VERSION,
+            CREATED_AT,
+            UPDATED_AT,
+            INCARNATION,
+        ];
+        constants.sort_unstable();
+        assert_eq!(names, constants);
     }
 
     #[test]

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The ledger's partition key: a migration's id.
+const LEDGER_KEY: &str = "Id";
+/// When the migration was recorded, RFC 3339.
+const APPLIED_AT: &str = "AppliedAt";
+
 /// What one run did, migration by migration.
 #[derive(Debug, Default)]
 pub struct MigrationReport {
@@ -51,7 +56,7 @@ pub async fn run(client: &Client, table: &str) -> Result<MigrationReport, StoreE
         client,
         &ledger,
         &KeyAttribute {
-            name: "Id".into(),
+            name: LEDGER_KEY.into(),
             kind: "S".into(),
         },
         None,
@@ -79,7 +84,7 @@ async fn is_recorded(client: &Client, ledger: &str, id: &str) -> Result<bool, St
         .get_item()
         .table_name(ledger)
         .key(
-            "Id",
+            LEDGER_KEY,
             aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
         )
         .consistent_read(true)
@@ -94,12 +99,12 @@ async fn is_recorded(client: &Client, ledger: &str, id: &str) -> Result<bool, St
 async fn record(client: &Client, ledger: &str, id: &str) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::AttributeValue::S;
     let mut p = Placeholders::default();
-    let condition = format!("attribute_not_exists({})", p.name("Id"));
+    let condition = format!("attribute_not_exists({})", p.name(LEDGER_KEY));
     let call = client
         .put_item()
         .table_name(ledger)
-        .item("Id", S(id.to_owned()))
-        .item("AppliedAt", S(now_timestamp()))
+        .item(LEDGER_KEY, S(id.to_owned()))
+        .item(APPLIED_AT, S(now_timestamp()))
         .condition_expression(condition)
         .set_expression_attribute_names(p.names())
         .send();
@@ -128,6 +133,22 @@ mod tests {
             on_disk, compiled,
             "add new migration files to MIGRATIONS in migrate.rs"
         );
+    }
+
+    #[test]
+    fn the_migrations_create_the_keys_and_index_the_repository_uses() {
+        use crate::repository::{
+            CATEGORY_INDEX,
+            item::{AUTHOR, CATEGORY, TITLE},
+        };
+        let json = |i: usize| serde_json::from_str::<serde_json::Value>(MIGRATIONS[i].1).unwrap();
+        let table = &json(0)["create_table"];
+        assert_eq!(table["partition_key"]["name"], AUTHOR);
+        assert_eq!(table["sort_key"]["name"], TITLE);
+        let index = &json(1)["add_global_secondary_index"];
+        assert_eq!(index["index_name"], CATEGORY_INDEX);
+        assert_eq!(index["partition_key"]["name"], CATEGORY);
+        assert_eq!(index["sort_key"]["name"], TITLE);
     }
 
     #[test]
