@@ -1,6 +1,7 @@
 //! The two paginated listings: an author's books (the table) and a category's (`CategoryIndex`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 
 use super::{
     BookRepository, CATEGORY_INDEX, StoreError,
@@ -40,7 +41,7 @@ impl BookRepository {
         page: &PageRequest,
     ) -> Result<Page, StoreError> {
         let prefix = page.title_prefix.as_deref().filter(|p| !p.is_empty());
-        let scope = Scope::new(listing.kind(), partition, prefix, page.order);
+        let scope = Scope::new(listing, partition, prefix, page.order);
         let start = page
             .cursor
             .as_deref()
@@ -139,21 +140,17 @@ impl ListQuery<'_> {
     }
 }
 
-/// The two listings and how each maps onto the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two listings and how each maps onto the table. Cursors name them `author` and `category`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(super) enum Listing {
+    /// An author's books, from the table.
     Author,
+    /// A category's books, from `CategoryIndex`.
     Category,
 }
 
 impl Listing {
-    fn kind(self) -> &'static str {
-        match self {
-            Self::Author => "author",
-            Self::Category => "category",
-        }
-    }
-
     fn partition_attribute(self) -> &'static str {
         match self {
             Self::Author => AUTHOR,
