@@ -16,4 +16,4 @@ pub use book::{
 pub use names::{Author, Category, FormatId, FormatName, NameError, Title};
 pub use patch::BookPatch;
 pub use revision::{Expectation, INCARNATION_LEN, Revision, TagMatch};
-pub use validation::{FieldError, Validator};
+pub use validation::{FieldError, Repeats, Validator};

@@ -1,7 +1,5 @@
 //! `/books`: one book by author and title, creation, and batch writes.
 
-use std::collections::HashMap;
-
 use axum::{
     Json, Router,
     extract::State,
@@ -21,7 +19,7 @@ use super::{
     schemas::EntityTags,
 };
 use crate::{
-    domain::{Book, BookContent, BookKey, FieldError, NewBook, PutOutcome},
+    domain::{Book, BookContent, BookKey, NewBook, PutOutcome, Repeats},
     repository::StoreError,
 };
 
@@ -275,29 +273,11 @@ fn parse_batch(body: BatchRequest) -> Result<Vec<NewBook>, ApiError> {
             format!("a batch holds 1 to {MAX_BATCH} books, got {count}"),
         ));
     }
-    let mut errors = Vec::new();
-    let mut books = Vec::with_capacity(count);
-    let mut seen: HashMap<BookKey, usize> = HashMap::new();
-    for (i, b) in body.books.into_iter().enumerate() {
-        let parent = format!("books[{i}]");
-        match NewBook::parse(b.author, b.title, b.category, b.formats) {
-            Ok(book) => {
-                if let Some(first) = seen.insert(book.key.clone(), i) {
-                    errors.push(FieldError::new(
-                        parent,
-                        format!("duplicates books[{first}]"),
-                    ));
-                }
-                books.push(book);
-            }
-            Err(e) => errors.extend(e.into_iter().map(|e| e.within(&parent))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(books)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    let books = body
+        .books
+        .into_iter()
+        .map(|b| NewBook::parse(b.author, b.title, b.category, b.formats));
+    NewBook::parse_list("books", books, Repeats::Refused).map_err(ApiError::Validation)
 }
 
 /// The percent-encoded URL of a book.
