@@ -9,8 +9,8 @@ use super::{
     books::replace_expression,
     client::{self, instrumented},
     error::Cancellation,
-    expression::{Placeholders, expectation_condition},
-    item::{self, AUTHOR, TITLE, now_timestamp},
+    expression::{Placeholders, WithPlaceholders, expectation_condition},
+    item::{self, AUTHOR, ForBook, TITLE, now_timestamp},
 };
 use crate::domain::{BatchOutcome, Expectation, NewBook, Revision};
 
@@ -89,14 +89,12 @@ impl BookRepository {
         };
         let condition = expectation_condition(&expect, &mut p);
         let write = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(item::key(&book.key)))
+            .for_book(self.table(), &book.key)
             .update_expression(update)
             .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
+            .placeholders(&p)
             .build()
-            .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
+            .map_err(StoreError::unbuilt_transaction)?;
         Ok(TransactWriteItem::builder().update(write).build())
     }
 

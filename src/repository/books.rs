@@ -6,10 +6,10 @@ use super::{
     BookRepository, StoreError,
     client::instrumented,
     error::condition_failed,
-    expression::{Placeholders, expectation_condition},
+    expression::{Placeholders, WithPlaceholders, expectation_condition},
     item::{
-        self, BookItem, CATEGORY, CREATED_AT, FORMATS, INCARNATION, UPDATED_AT, VERSION,
-        now_timestamp, parse_timestamp, stored_formats,
+        self, BookItem, CATEGORY, CREATED_AT, FORMATS, ForBook, INCARNATION, Item, UPDATED_AT,
+        VERSION, now_timestamp, parse_timestamp, stored_formats,
     },
     parse_book, precondition_failed,
 };
@@ -21,8 +21,7 @@ impl BookRepository {
         let call = self
             .client
             .get_item()
-            .table_name(self.table())
-            .set_key(Some(item::key(key)))
+            .for_book(self.table(), key)
             .consistent_read(true)
             .send();
         let output = instrumented("GetItem", call)
@@ -42,7 +41,7 @@ impl BookRepository {
             .table_name(self.table())
             .set_item(Some(stored.to_item().map_err(StoreError::malformed_item)?))
             .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
+            .placeholders(&p)
             .send();
         match instrumented("PutItem", call).await {
             Ok(_) => Ok(stored.into_book()),
@@ -67,24 +66,12 @@ impl BookRepository {
         let mut p = Placeholders::default();
         let update = replace_expression(&book.content, &now, &fresh, &mut p);
         let condition = expectation_condition(expectation, &mut p);
-        let call = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item::key(&book.key)))
-            .update_expression(update)
-            .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send();
-        let old = match instrumented("UpdateItem", call).await {
-            Ok(output) => item::stored_image(output.attributes),
-            Err(e) => match condition_failed(&e) {
-                Some(failure) => return Err(precondition_failed(failure.item())),
-                None => return Err(StoreError::from_sdk("UpdateItem", e)),
-            },
+        let answer = self
+            .update_item(&book.key, update, condition, p, ReturnValue::AllOld)
+            .await?;
+        let old = match answer {
+            Answer::Written(old) => item::stored_image(old),
+            Answer::Refused(current) => return Err(precondition_failed(current.as_ref())),
         };
         let old = old
             .map(BookItem::from_item)
@@ -106,11 +93,9 @@ impl BookRepository {
         let call = self
             .client
             .delete_item()
-            .table_name(self.table())
-            .set_key(Some(item::key(key)))
+            .for_book(self.table(), key)
             .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
+            .placeholders(&p)
             .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send();
@@ -125,6 +110,45 @@ impl BookRepository {
             },
         }
     }
+}
+
+impl BookRepository {
+    /// One conditional UpdateItem of a book, asking for `returns` when it is written and for
+    /// the item as it was when the condition fails (what a 412 reports, or a retry starts from).
+    pub(super) async fn update_item(
+        &self,
+        key: &BookKey,
+        update: String,
+        condition: Option<String>,
+        p: Placeholders,
+        returns: ReturnValue,
+    ) -> Result<Answer, StoreError> {
+        let call = self
+            .client
+            .update_item()
+            .for_book(self.table(), key)
+            .update_expression(update)
+            .set_condition_expression(condition)
+            .placeholders(&p)
+            .return_values(returns)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send();
+        match instrumented("UpdateItem", call).await {
+            Ok(output) => Ok(Answer::Written(output.attributes)),
+            Err(e) => match condition_failed(&e) {
+                Some(failure) => Ok(Answer::Refused(failure.item().cloned())),
+                None => Err(StoreError::from_sdk("UpdateItem", e)),
+            },
+        }
+    }
+}
+
+/// What a conditional write of one book came back with, as DynamoDB sent it.
+pub(super) enum Answer {
+    /// Written; the attributes the write asked for.
+    Written(Option<Item>),
+    /// The condition failed; the item as it was, when there was one.
+    Refused(Option<Item>),
 }
 
 /// The book `replace_expression` leaves behind, from the old image the write returned: what the

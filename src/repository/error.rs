@@ -1,7 +1,7 @@
 //! What can go wrong in the repository, and how SDK errors are sorted into it.
 
 use aws_sdk_dynamodb::{
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError},
     operation::{
         delete_item::DeleteItemError, put_item::PutItemError,
         transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
@@ -241,6 +241,11 @@ impl StoreError {
             tracing::error!(operation, code, message, request_id, error = %detail, "DynamoDB call failed");
             Self::Internal(format!("{operation}: {code}: {message}"))
         }
+    }
+
+    /// A transaction item the SDK would not build: a bug here, never the client's.
+    pub(crate) fn unbuilt_transaction(err: BuildError) -> Self {
+        Self::Internal(format!("building a transaction: {err}"))
     }
 
     /// A stored item that does not deserialize.

@@ -5,7 +5,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::{
+    operation::{
+        delete_item::builders::DeleteItemFluentBuilder, put_item::builders::PutItemFluentBuilder,
+        query::builders::QueryFluentBuilder, update_item::builders::UpdateItemFluentBuilder,
+    },
+    types::{
+        AttributeValue,
+        builders::{PutBuilder, UpdateBuilder},
+    },
+};
 
 use super::item::{AUTHOR, INCARNATION, VERSION};
 use crate::domain::{Expectation, Revision, TagMatch};
@@ -55,6 +64,33 @@ impl Placeholders {
         (!self.values.is_empty()).then(|| self.values.clone())
     }
 }
+
+/// A request that carries expressions, and so the placeholder maps they use.
+pub(crate) trait WithPlaceholders {
+    /// Sets `ExpressionAttributeNames` and `ExpressionAttributeValues` from `p`.
+    fn placeholders(self, p: &Placeholders) -> Self;
+}
+
+// The SDK's request builders all have these two setters but share no trait for them.
+macro_rules! with_placeholders {
+    ($($request:ty),+) => {$(
+        impl WithPlaceholders for $request {
+            fn placeholders(self, p: &Placeholders) -> Self {
+                self.set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+            }
+        }
+    )+};
+}
+
+with_placeholders!(
+    DeleteItemFluentBuilder,
+    PutItemFluentBuilder,
+    QueryFluentBuilder,
+    UpdateItemFluentBuilder,
+    PutBuilder,
+    UpdateBuilder
+);
 
 /// The ConditionExpression that makes DynamoDB enforce a client's precondition atomically.
 ///

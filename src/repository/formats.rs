@@ -1,11 +1,10 @@
 //! Changes to a book's formats (and, for a merge patch, its category) in one UpdateItem.
 
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
-    client::instrumented,
-    error::condition_failed,
+    books::Answer,
     expression::{self, Placeholders, expectation_condition},
     item::{self, AUTHOR, BookItem, CATEGORY, FORMATS, UPDATED_AT, VERSION, now_timestamp},
     parse_book,
@@ -78,32 +77,17 @@ impl BookRepository {
         condition: String,
         p: Placeholders,
     ) -> Result<UpdateResult, StoreError> {
-        let call = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(item::key(key)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send();
-        match instrumented("UpdateItem", call).await {
-            Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
-                Ok(UpdateResult::Written(parse_book(item)?))
+        let answer = self
+            .update_item(key, update, Some(condition), p, ReturnValue::AllNew)
+            .await?;
+        match answer {
+            Answer::Written(new) => Ok(UpdateResult::Written(parse_book(new.unwrap_or_default())?)),
+            Answer::Refused(old) => {
+                let old = item::stored_image(old)
+                    .map(|i| BookItem::from_item(i).map_err(StoreError::malformed_item))
+                    .transpose()?;
+                Ok(UpdateResult::Refused(old))
             }
-            Err(e) => match condition_failed(&e) {
-                Some(failure) => {
-                    let old = item::stored_image(failure.item().cloned())
-                        .map(|i| BookItem::from_item(i).map_err(StoreError::malformed_item))
-                        .transpose()?;
-                    Ok(UpdateResult::Refused(old))
-                }
-                None => Err(StoreError::from_sdk("UpdateItem", e)),
-            },
         }
     }
 }

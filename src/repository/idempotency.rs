@@ -24,7 +24,7 @@ use super::{
     BookRepository, StoreError,
     client::instrumented,
     error::Cancellation,
-    expression::{Placeholders, expectation_condition},
+    expression::{Placeholders, WithPlaceholders, expectation_condition},
     item::{BookItem, Item, now_timestamp},
 };
 use crate::domain::{BatchOutcome, Book, Expectation, NewBook};
@@ -174,9 +174,9 @@ impl BookRepository {
             .table_name(self.table())
             .set_item(Some(item))
             .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
+            .placeholders(&p)
             .build()
-            .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
+            .map_err(StoreError::unbuilt_transaction)?;
         let writes = vec![
             TransactWriteItem::builder().put(put_book).build(),
             self.record_write(request, &response)?,
@@ -305,10 +305,9 @@ impl BookRepository {
             .table_name(records_table(self.table()))
             .set_item(Some(item))
             .condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
+            .placeholders(&p)
             .build()
-            .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
+            .map_err(StoreError::unbuilt_transaction)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }

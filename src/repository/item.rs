@@ -5,7 +5,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::{
+    operation::{
+        delete_item::builders::DeleteItemFluentBuilder, get_item::builders::GetItemFluentBuilder,
+        update_item::builders::UpdateItemFluentBuilder,
+    },
+    types::{AttributeValue, builders::UpdateBuilder},
+};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
@@ -123,6 +129,30 @@ pub(crate) fn key(key: &BookKey) -> Item {
         (TITLE.to_owned(), AttributeValue::S(key.title.to_string())),
     ])
 }
+
+/// A request addressed to one book's item.
+pub(crate) trait ForBook {
+    /// Names the table and the book's primary key.
+    fn for_book(self, table: &str, key: &BookKey) -> Self;
+}
+
+// The SDK's request builders all have these two setters but share no trait for them.
+macro_rules! for_book {
+    ($($request:ty),+) => {$(
+        impl ForBook for $request {
+            fn for_book(self, table: &str, book: &BookKey) -> Self {
+                self.table_name(table).set_key(Some(key(book)))
+            }
+        }
+    )+};
+}
+
+for_book!(
+    DeleteItemFluentBuilder,
+    GetItemFluentBuilder,
+    UpdateItemFluentBuilder,
+    UpdateBuilder
+);
 
 /// The item an old image (`ReturnValues: ALL_OLD`, or `ALL_OLD` on a failed condition) shows,
 /// `None` when there was no item.

@@ -7,39 +7,29 @@ use super::{
     BookRepository, CATEGORY_INDEX, StoreError,
     client::instrumented,
     cursor::{Cursor, Scope},
-    expression::Placeholders,
+    expression::{Placeholders, WithPlaceholders},
     item::{AUTHOR, CATEGORY, Item, TITLE},
     parse_book,
 };
 use crate::domain::{Author, Book, Category, Page, PageRequest, SortOrder};
 
+/// Whose books a listing holds.
+#[derive(Debug, Clone, Copy)]
+pub enum BooksOf<'a> {
+    /// One author's: a Query on the table, strongly consistent.
+    Author(&'a Author),
+    /// One category's: a Query on `CategoryIndex`, eventually consistent.
+    Category(&'a Category),
+}
+
 impl BookRepository {
-    /// Query on the table: one author's books, strongly consistent, in title order.
-    pub async fn list_by_author(
-        &self,
-        author: &Author,
-        page: &PageRequest,
-    ) -> Result<Page, StoreError> {
-        self.list(Listing::Author, author.as_str(), page).await
-    }
-
-    /// Query on `CategoryIndex`: one category's books in title order (eventually consistent).
-    pub async fn list_by_category(
-        &self,
-        category: &Category,
-        page: &PageRequest,
-    ) -> Result<Page, StoreError> {
-        self.list(Listing::Category, category.as_str(), page).await
-    }
-
-    /// Fetches one page. It asks for one item more than the page holds, so `next_cursor` is
-    /// null on the last page and no page after the first is ever empty.
-    async fn list(
-        &self,
-        listing: Listing,
-        partition: &str,
-        page: &PageRequest,
-    ) -> Result<Page, StoreError> {
+    /// One page of a listing, in title order. It asks for one item more than the page holds, so
+    /// `next_cursor` is null on the last page and no page after the first is ever empty.
+    pub async fn list(&self, of: BooksOf<'_>, page: &PageRequest) -> Result<Page, StoreError> {
+        let (listing, partition) = match of {
+            BooksOf::Author(author) => (Listing::Author, author.as_str()),
+            BooksOf::Category(category) => (Listing::Category, category.as_str()),
+        };
         let prefix = page.title_prefix.as_deref().filter(|p| !p.is_empty());
         let scope = Scope::new(listing, partition, prefix, page.order);
         let start = page
@@ -92,8 +82,7 @@ impl BookRepository {
                 .table_name(self.table())
                 .set_index_name(listing.index().map(str::to_owned))
                 .key_condition_expression(key_condition)
-                .set_expression_attribute_names(p.names())
-                .set_expression_attribute_values(p.values())
+                .placeholders(&p)
                 .scan_index_forward(query.order == SortOrder::Asc)
                 .limit((wanted - books.len()) as i32)
                 .set_consistent_read(listing.index().is_none().then_some(true))

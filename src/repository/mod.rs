@@ -27,6 +27,7 @@ use aws_sdk_dynamodb::{
 pub use client::{build_client, load_sdk_config};
 pub use error::StoreError;
 pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
+pub use listings::BooksOf;
 
 use crate::domain::Book;
 use client::instrumented;
