@@ -83,6 +83,16 @@ impl Validator {
         (self.errors.len() == before).then_some(formats)
     }
 
+    /// A value made of two parsed parts if nothing failed, else every error collected.
+    pub fn finish_both<A, B, T>(
+        self,
+        a: Option<A>,
+        b: Option<B>,
+        make: impl FnOnce(A, B) -> T,
+    ) -> Result<T, Vec<FieldError>> {
+        self.finish(a.zip(b).map(|(a, b)| make(a, b)))
+    }
+
     /// The value if nothing failed, else every error collected.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
         match value {
@@ -98,10 +108,7 @@ impl BookKey {
         let mut v = Validator::default();
         let author = v.check("author", Author::parse(author));
         let title = v.check("title", Title::parse(title));
-        let key = author
-            .zip(title)
-            .map(|(author, title)| Self { author, title });
-        v.finish(key)
+        v.finish_both(author, title, |author, title| Self { author, title })
     }
 }
 
@@ -114,10 +121,10 @@ impl BookContent {
         let mut v = Validator::default();
         let category = v.check("category", Category::parse(category));
         let formats = v.formats("formats", formats.unwrap_or_default());
-        let content = category
-            .zip(formats)
-            .map(|(category, formats)| Self { category, formats });
-        v.finish(content)
+        v.finish_both(category, formats, |category, formats| Self {
+            category,
+            formats,
+        })
     }
 }
 
