@@ -110,9 +110,7 @@ impl BookRepository {
             },
         }
     }
-}
 
-impl BookRepository {
     /// One conditional UpdateItem of a book, asking for `returns` when it is written and for
     /// the item as it was when the condition fails (what a 412 reports, or a retry starts from).
     pub(super) async fn update_item(

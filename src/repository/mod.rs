@@ -2,6 +2,10 @@
 //!
 //! Only this module knows attribute names, expressions and SDK errors. The rare exceptions to
 //! "one operation" are spelled out on the methods that have them.
+//!
+//! One file per family of routes, as `seed` and `idempotency` are: `books` (one book by key),
+//! `formats` (and `merge_patch`), `listings`, `batch`. The table's item shape is `item`'s alone
+//! and the sorting of SDK errors `error`'s, so every operation reads and fails the same way.
 
 mod batch;
 mod books;
