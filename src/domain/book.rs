@@ -192,6 +192,15 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+/// What a whole-book write did, with the book as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The book did not exist and was created.
+    Created(Book),
+    /// The book existed and was replaced.
+    Replaced(Book),
+}
+
 /// How a batch write went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOutcome {

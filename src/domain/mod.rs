@@ -11,9 +11,9 @@ mod validation;
 pub use book::{
     BatchOutcome, Book, BookContent, BookKey, FormatChange, FormatChangeError, Formats,
     MAX_FORMATS, NewBook, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, Page, PageRequest,
-    SortOrder,
+    PutOutcome, SortOrder,
 };
 pub use names::{Author, Category, FormatId, FormatName, NameError, Title};
 pub use patch::BookPatch;
 pub use revision::{Expectation, INCARNATION_LEN, Revision, TagMatch};
-pub use validation::{FieldError, Validator};
+pub use validation::{FieldError, Repeats, Validator};

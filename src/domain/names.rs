@@ -13,7 +13,12 @@ pub enum NameError {
     Empty,
     /// The string has more code points than allowed.
     #[error("must be at most {max} characters, got {actual}")]
-    TooLong { max: usize, actual: usize },
+    TooLong {
+        /// The most allowed.
+        max: usize,
+        /// How many the string has.
+        actual: usize,
+    },
     /// The string contains a Unicode control character (category Cc).
     #[error("must not contain control characters")]
     ControlCharacter,

@@ -36,26 +36,7 @@ impl BookPatch {
                 .filter_map(|(name, id)| id.map(|id| (name, id)))
                 .collect(),
         );
-        // Refused before each name is checked, as the format routes do.
-        let remove = if remove.len() > MAX_FORMATS {
-            v.push(FieldError::new(
-                "formats",
-                FormatChangeError::TooManyRemoved(remove.len()),
-            ));
-            None
-        } else {
-            // Every name is checked (into a Vec) before one bad name makes the whole set None.
-            let parsed: Vec<Option<FormatName>> = remove
-                .into_keys()
-                .map(|name| {
-                    v.check(
-                        &format!("formats.{name}"),
-                        FormatName::parse(name).map_err(|e| e.of("format name")),
-                    )
-                })
-                .collect();
-            parsed.into_iter().collect::<Option<BTreeSet<_>>>()
-        };
+        let remove = removals(&mut v, remove.into_keys().collect());
         let patch = set.zip(remove).and_then(|(set, remove)| {
             let formats = match FormatChange::new(set, remove) {
                 Ok(change) => change,
@@ -91,6 +72,29 @@ impl BookPatch {
     pub fn formats(&self) -> &FormatChange {
         &self.formats
     }
+}
+
+/// The format names a patch maps to `null`, or `None` if any is invalid.
+fn removals(v: &mut Validator, names: Vec<String>) -> Option<BTreeSet<FormatName>> {
+    // Refused before each name is checked, as the format routes do.
+    if names.len() > MAX_FORMATS {
+        v.push(FieldError::new(
+            "formats",
+            FormatChangeError::TooManyRemoved(names.len()),
+        ));
+        return None;
+    }
+    // Every name is checked (into a Vec) before one bad name makes the whole set None.
+    let parsed: Vec<Option<FormatName>> = names
+        .into_iter()
+        .map(|name| {
+            v.check(
+                &format!("formats.{name}"),
+                FormatName::parse(name).map_err(|e| e.of("format name")),
+            )
+        })
+        .collect();
+    parsed.into_iter().collect()
 }
 
 #[cfg(test)]

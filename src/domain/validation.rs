@@ -1,6 +1,6 @@
 //! Turning raw strings into validated domain values, collecting every problem with its field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{
     book::{BookContent, BookKey, Formats, MAX_FORMATS, NewBook},
@@ -83,6 +83,16 @@ impl Validator {
         (self.errors.len() == before).then_some(formats)
     }
 
+    /// A value made of two parsed parts if nothing failed, else every error collected.
+    pub fn finish_both<A, B, T>(
+        self,
+        a: Option<A>,
+        b: Option<B>,
+        make: impl FnOnce(A, B) -> T,
+    ) -> Result<T, Vec<FieldError>> {
+        self.finish(a.zip(b).map(|(a, b)| make(a, b)))
+    }
+
     /// The value if nothing failed, else every error collected.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldError>> {
         match value {
@@ -98,10 +108,7 @@ impl BookKey {
         let mut v = Validator::default();
         let author = v.check("author", Author::parse(author));
         let title = v.check("title", Title::parse(title));
-        let key = author
-            .zip(title)
-            .map(|(author, title)| Self { author, title });
-        v.finish(key)
+        v.finish_both(author, title, |author, title| Self { author, title })
     }
 }
 
@@ -114,10 +121,10 @@ impl BookContent {
         let mut v = Validator::default();
         let category = v.check("category", Category::parse(category));
         let formats = v.formats("formats", formats.unwrap_or_default());
-        let content = category
-            .zip(formats)
-            .map(|(category, formats)| Self { category, formats });
-        v.finish(content)
+        v.finish_both(category, formats, |category, formats| Self {
+            category,
+            formats,
+        })
     }
 }
 
@@ -140,6 +147,51 @@ impl NewBook {
                 .into_iter()
                 .chain(content.err().unwrap_or_default())
                 .collect()),
+        }
+    }
+}
+
+/// Whether a list of books may name one book twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// Each repeat is an error naming the first (a batch writes every book exactly once).
+    Refused,
+    /// Repeats pass (a seed file: the second is kept as the first left it).
+    Allowed,
+}
+
+impl NewBook {
+    /// Validates a list of books as one, each as [`NewBook::parse`] found it, so that every
+    /// problem is reported at once: each book's errors are named by position, `{list}[3].title`.
+    pub fn parse_list(
+        list: &str,
+        books: impl IntoIterator<Item = Result<Self, Vec<FieldError>>>,
+        repeats: Repeats,
+    ) -> Result<Vec<Self>, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut valid = Vec::new();
+        let mut seen: HashMap<BookKey, usize> = HashMap::new();
+        for (i, parsed) in books.into_iter().enumerate() {
+            let parent = format!("{list}[{i}]");
+            match parsed {
+                Ok(book) => {
+                    if let Some(first) = seen.insert(book.key.clone(), i)
+                        && repeats == Repeats::Refused
+                    {
+                        errors.push(FieldError::new(
+                            parent,
+                            format!("duplicates {list}[{first}]"),
+                        ));
+                    }
+                    valid.push(book);
+                }
+                Err(e) => errors.extend(e.into_iter().map(|e| e.within(&parent))),
+            }
+        }
+        if errors.is_empty() {
+            Ok(valid)
+        } else {
+            Err(errors)
         }
     }
 }
@@ -167,6 +219,21 @@ mod tests {
             .collect();
         let errors = BookContent::parse("Drama".into(), Some(formats)).unwrap_err();
         assert_eq!(errors[0].field, "formats");
+    }
+
+    #[test]
+    fn names_list_errors_by_position_and_refuses_repeats_when_asked() {
+        let book = |title: &str| NewBook::parse("A".into(), title.into(), "C".into(), None);
+        let list = || [book("T"), book(""), book("T")];
+        let errors = NewBook::parse_list("books", list(), Repeats::Refused).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["books[1].title", "books[2]"]);
+        assert_eq!(errors[1].message, "duplicates books[0]");
+        let errors = NewBook::parse_list("", list(), Repeats::Allowed).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "[1].title");
+        let repeated = NewBook::parse_list("", [book("T"), book("T")], Repeats::Allowed);
+        assert_eq!(repeated.unwrap().len(), 2);
     }
 
     #[test]

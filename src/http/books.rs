@@ -1,7 +1,5 @@
 //! `/books`: one book by author and title, creation, and batch writes.
 
-use std::collections::HashMap;
-
 use axum::{
     Json, Router,
     extract::State,
@@ -21,7 +19,7 @@ use super::{
     schemas::EntityTags,
 };
 use crate::{
-    domain::{Book, BookContent, BookKey, FieldError, NewBook},
+    domain::{Book, BookContent, BookKey, NewBook, PutOutcome, Repeats},
     repository::StoreError,
 };
 
@@ -62,6 +60,15 @@ pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
         Json(BookResponse::from(book)),
     )
         .into_response()
+}
+
+/// A 201 for a new book: the book with its ETag, and where it lives.
+fn created_response(key: &BookKey, book: Book) -> Response {
+    let mut response = book_response(StatusCode::CREATED, book);
+    response
+        .headers_mut()
+        .insert(header::LOCATION, location(key));
+    response
 }
 
 /// Get one book.
@@ -149,20 +156,15 @@ pub async fn put_book(
 ) -> Result<Response, ApiError> {
     let content = BookContent::parse(body.category, body.formats).map_err(ApiError::Validation)?;
     let book = NewBook { key, content };
-    let (stored, created) = state
+    let outcome = state
         .repo
         .put(&book, &expectation)
         .await
         .map_err(for_book(&book.key))?;
-    if created {
-        let mut response = book_response(StatusCode::CREATED, stored);
-        response
-            .headers_mut()
-            .insert(header::LOCATION, location(&book.key));
-        Ok(response)
-    } else {
-        Ok(book_response(StatusCode::OK, stored))
-    }
+    Ok(match outcome {
+        PutOutcome::Created(stored) => created_response(&book.key, stored),
+        PutOutcome::Replaced(stored) => book_response(StatusCode::OK, stored),
+    })
 }
 
 /// Create a book; 409 if it exists.
@@ -202,11 +204,7 @@ pub async fn create_book(
             .map_err(exists);
     }
     let stored = state.repo.create(&book).await.map_err(exists)?;
-    let mut response = book_response(StatusCode::CREATED, stored);
-    response
-        .headers_mut()
-        .insert(header::LOCATION, location(&book.key));
-    Ok(response)
+    Ok(created_response(&book.key, stored))
 }
 
 /// Delete a book.
@@ -275,29 +273,11 @@ fn parse_batch(body: BatchRequest) -> Result<Vec<NewBook>, ApiError> {
             format!("a batch holds 1 to {MAX_BATCH} books, got {count}"),
         ));
     }
-    let mut errors = Vec::new();
-    let mut books = Vec::with_capacity(count);
-    let mut seen: HashMap<BookKey, usize> = HashMap::new();
-    for (i, b) in body.books.into_iter().enumerate() {
-        let parent = format!("books[{i}]");
-        match NewBook::parse(b.author, b.title, b.category, b.formats) {
-            Ok(book) => {
-                if let Some(first) = seen.insert(book.key.clone(), i) {
-                    errors.push(FieldError::new(
-                        parent,
-                        format!("duplicates books[{first}]"),
-                    ));
-                }
-                books.push(book);
-            }
-            Err(e) => errors.extend(e.into_iter().map(|e| e.within(&parent))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(books)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    let books = body
+        .books
+        .into_iter()
+        .map(|b| NewBook::parse(b.author, b.title, b.category, b.formats));
+    NewBook::parse_list("books", books, Repeats::Refused).map_err(ApiError::Validation)
 }
 
 /// The percent-encoded URL of a book.

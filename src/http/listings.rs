@@ -11,9 +11,12 @@ use super::{
     responses::{BackendErrors, InputErrors},
     schemas::Name,
 };
-use crate::domain::{
-    Author, Category, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, PageRequest, SortOrder,
-    Title,
+use crate::{
+    domain::{
+        Author, Category, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, PageRequest,
+        SortOrder, Title,
+    },
+    repository::BooksOf,
 };
 
 /// The routes of this module.
@@ -50,7 +53,11 @@ pub async fn list_author_books(
     let author = Author::parse(author).map_err(|e| ApiError::invalid("author", e))?;
     let page = page_request(query)?;
     Ok(Json(
-        state.repo.list_by_author(&author, &page).await?.into(),
+        state
+            .repo
+            .list(BooksOf::Author(&author), &page)
+            .await?
+            .into(),
     ))
 }
 
@@ -71,7 +78,11 @@ pub async fn list_category_books(
     let category = Category::parse(category).map_err(|e| ApiError::invalid("category", e))?;
     let page = page_request(query)?;
     Ok(Json(
-        state.repo.list_by_category(&category, &page).await?.into(),
+        state
+            .repo
+            .list(BooksOf::Category(&category), &page)
+            .await?
+            .into(),
     ))
 }
 

@@ -8,7 +8,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
-use super::error::StoreError;
+use super::{error::StoreError, listings::Listing};
 use crate::domain::{Author, SortOrder, Title};
 
 /// Longest cursor accepted; real ones are a few hundred bytes.
@@ -17,28 +17,42 @@ const MAX_ENCODED_LEN: usize = 4096;
 /// Which listing a cursor walks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Scope {
-    /// `author` or `category`.
+    /// Written `author` or `category`.
     #[serde(rename = "s")]
-    pub kind: String,
+    pub kind: Listing,
     /// The author or category.
     #[serde(rename = "k")]
     pub partition: String,
     /// The title prefix, empty for none.
     #[serde(rename = "p")]
     pub prefix: String,
-    /// `asc` or `desc`.
-    #[serde(rename = "o")]
-    pub order: String,
+    /// Written `asc` or `desc`.
+    #[serde(rename = "o", with = "SortOrderName")]
+    pub order: SortOrder,
+}
+
+/// How a cursor spells a `SortOrder`: serde's remote derive, so the domain needs no serde and a
+/// new order fails to compile here. The names are `SortOrder::as_str`'s (a test checks).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "SortOrder", rename_all = "lowercase")]
+enum SortOrderName {
+    Asc,
+    Desc,
 }
 
 impl Scope {
     /// The scope of one listing request.
-    pub(crate) fn new(kind: &str, partition: &str, prefix: Option<&str>, order: SortOrder) -> Self {
+    pub(crate) fn new(
+        kind: Listing,
+        partition: &str,
+        prefix: Option<&str>,
+        order: SortOrder,
+    ) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind,
             partition: partition.to_owned(),
             prefix: prefix.unwrap_or_default().to_owned(),
-            order: order.as_str().to_owned(),
+            order,
         }
     }
 }
@@ -92,7 +106,7 @@ impl Cursor {
         if !cursor.title.starts_with(&scope.prefix) {
             return Err(StoreError::InvalidCursor("cursor is malformed"));
         }
-        if (scope.kind == "category") != cursor.author.is_some() {
+        if (scope.kind == Listing::Category) != cursor.author.is_some() {
             return Err(StoreError::InvalidCursor("cursor is malformed"));
         }
         Ok(cursor)
@@ -104,30 +118,30 @@ mod tests {
     use super::*;
 
     fn scope() -> Scope {
-        Scope::new("category", "Suspense", Some("The"), SortOrder::Desc)
+        Scope::new(Listing::Category, "Suspense", Some("The"), SortOrder::Desc)
+    }
+
+    /// A cursor in `scope()` after the given book.
+    fn after(title: &str, author: &str) -> Cursor {
+        Cursor {
+            scope: scope(),
+            title: title.into(),
+            author: Some(author.into()),
+        }
     }
 
     #[test]
     fn round_trips() {
-        let cursor = Cursor {
-            scope: scope(),
-            title: "The Firm".into(),
-            author: Some("John Grisham".into()),
-        };
+        let cursor = after("The Firm", "John Grisham");
         assert_eq!(Cursor::decode(&cursor.encode(), &scope()).unwrap(), cursor);
     }
 
     #[test]
     fn refuses_other_scopes_and_garbage() {
-        let cursor = Cursor {
-            scope: scope(),
-            title: "The Firm".into(),
-            author: Some("John Grisham".into()),
-        };
-        let encoded = cursor.encode();
-        let other = Scope::new("category", "Suspense", Some("The"), SortOrder::Asc);
+        let encoded = after("The Firm", "John Grisham").encode();
+        let other = Scope::new(Listing::Category, "Suspense", Some("The"), SortOrder::Asc);
         assert!(Cursor::decode(&encoded, &other).is_err());
-        let other = Scope::new("author", "Suspense", Some("The"), SortOrder::Desc);
+        let other = Scope::new(Listing::Author, "Suspense", Some("The"), SortOrder::Desc);
         assert!(Cursor::decode(&encoded, &other).is_err());
         assert!(Cursor::decode("not a cursor!", &scope()).is_err());
         assert!(Cursor::decode(&encoded[..encoded.len() - 3], &scope()).is_err());
@@ -136,7 +150,7 @@ mod tests {
 
     #[test]
     fn refuses_keys_that_break_the_name_rules() {
-        let scope = Scope::new("author", "John Grisham", None, SortOrder::Asc);
+        let scope = Scope::new(Listing::Author, "John Grisham", None, SortOrder::Asc);
         for title in ["", " The Firm", "a\u{0}b", &"x".repeat(257)] {
             let cursor = Cursor {
                 scope: scope.clone(),
@@ -148,7 +162,7 @@ mod tests {
                 "{title:?}"
             );
         }
-        let scope = Scope::new("category", "Suspense", None, SortOrder::Asc);
+        let scope = Scope::new(Listing::Category, "Suspense", None, SortOrder::Asc);
         let cursor = Cursor {
             scope: scope.clone(),
             title: "The Firm".into(),
@@ -158,12 +172,32 @@ mod tests {
     }
 
     #[test]
+    fn orders_are_spelled_as_in_query_strings() {
+        for order in [SortOrder::Asc, SortOrder::Desc] {
+            let scope = Scope::new(Listing::Author, "A", None, order);
+            let json = serde_json::to_value(&scope).unwrap();
+            assert_eq!(json["o"], order.as_str());
+        }
+    }
+
+    /// Cursors handed out by earlier releases must keep working: the wire format is fixed.
+    #[test]
+    fn the_encoding_is_stable() {
+        let category = "eyJzIjoiY2F0ZWdvcnkiLCJrIjoiU3VzcGVuc2UiLCJwIjoiVGhlIiwibyI6ImRlc2MiLCJ0IjoiVGhlIEZpcm0iLCJhIjoiSm9obiBHcmlzaGFtIn0";
+        let cursor = Cursor::decode(category, &scope()).unwrap();
+        assert_eq!(cursor.encode(), category);
+        let author = "eyJzIjoiYXV0aG9yIiwiayI6IkpvaG4gR3Jpc2hhbSIsInAiOiIiLCJvIjoiYXNjIiwidCI6IlRoZSBGaXJtIn0";
+        let scope = Scope::new(Listing::Author, "John Grisham", None, SortOrder::Asc);
+        let cursor = Cursor::decode(author, &scope).unwrap();
+        assert_eq!(
+            (cursor.encode().as_str(), cursor.title.as_str()),
+            (author, "The Firm")
+        );
+    }
+
+    #[test]
     fn refuses_a_title_outside_the_prefix() {
-        let cursor = Cursor {
-            scope: scope(),
-            title: "Hamlet".into(),
-            author: Some("William Shakespeare".into()),
-        };
+        let cursor = after("Hamlet", "William Shakespeare");
         assert!(Cursor::decode(&cursor.encode(), &scope()).is_err());
     }
 }

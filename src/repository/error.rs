@@ -1,8 +1,12 @@
 //! What can go wrong in the repository, and how SDK errors are sorted into it.
 
 use aws_sdk_dynamodb::{
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-    operation::transact_write_items::TransactWriteItemsError,
+    error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    operation::{
+        delete_item::DeleteItemError, put_item::PutItemError,
+        transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
+    },
+    types::error::ConditionalCheckFailedException,
 };
 
 use crate::domain::Book;
@@ -67,6 +71,37 @@ const TRANSIENT_CODES: &[&str] = &[
     "UnrecognizedClientException",
     "ExpiredTokenException",
 ];
+
+/// The error of a single-item write that can carry a ConditionExpression.
+pub(crate) trait ConditionalWriteError {
+    /// The failure, when it is the condition that did not hold.
+    fn condition_failed(&self) -> Option<&ConditionalCheckFailedException>;
+}
+
+// The SDK gives each operation its own error enum with the same variant, and no trait over it.
+macro_rules! conditional_write_errors {
+    ($($error:ty),+) => {$(
+        impl ConditionalWriteError for $error {
+            fn condition_failed(&self) -> Option<&ConditionalCheckFailedException> {
+                match self {
+                    Self::ConditionalCheckFailedException(failure) => Some(failure),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+conditional_write_errors!(PutItemError, UpdateItemError, DeleteItemError);
+
+/// The failed condition of a single-item write (with the old item, when the write asked for it
+/// on failure); `None` when the write failed for another reason. A failed condition inside a
+/// transaction is a cancellation reason instead: see [`Cancellation`].
+pub(crate) fn condition_failed<E: ConditionalWriteError, R>(
+    err: &SdkError<E, R>,
+) -> Option<&ConditionalCheckFailedException> {
+    err.as_service_error().and_then(E::condition_failed)
+}
 
 /// What one `TransactionCanceledException` means, from its `CancellationReasons` (one per item,
 /// in the order of the transaction's items).
@@ -206,6 +241,11 @@ impl StoreError {
             tracing::error!(operation, code, message, request_id, error = %detail, "DynamoDB call failed");
             Self::Internal(format!("{operation}: {code}: {message}"))
         }
+    }
+
+    /// A transaction item the SDK would not build: a bug here, never the client's.
+    pub(crate) fn unbuilt_transaction(err: BuildError) -> Self {
+        Self::Internal(format!("building a transaction: {err}"))
     }
 
     /// A stored item that does not deserialize.

@@ -5,7 +5,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::{
+    operation::{
+        delete_item::builders::DeleteItemFluentBuilder, put_item::builders::PutItemFluentBuilder,
+        query::builders::QueryFluentBuilder, update_item::builders::UpdateItemFluentBuilder,
+    },
+    types::{
+        AttributeValue,
+        builders::{PutBuilder, UpdateBuilder},
+    },
+};
 
 use super::item::{AUTHOR, INCARNATION, VERSION};
 use crate::domain::{Expectation, Revision, TagMatch};
@@ -55,6 +64,33 @@ impl Placeholders {
         (!self.values.is_empty()).then(|| self.values.clone())
     }
 }
+
+/// A request that carries expressions, and so the placeholder maps they use.
+pub(crate) trait WithPlaceholders {
+    /// Sets `ExpressionAttributeNames` and `ExpressionAttributeValues` from `p`.
+    fn placeholders(self, p: &Placeholders) -> Self;
+}
+
+// The SDK's request builders all have these two setters but share no trait for them.
+macro_rules! with_placeholders {
+    ($($request:ty),+) => {$(
+        impl WithPlaceholders for $request {
+            fn placeholders(self, p: &Placeholders) -> Self {
+                self.set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+            }
+        }
+    )+};
+}
+
+with_placeholders!(
+    DeleteItemFluentBuilder,
+    PutItemFluentBuilder,
+    QueryFluentBuilder,
+    UpdateItemFluentBuilder,
+    PutBuilder,
+    UpdateBuilder
+);
 
 /// The ConditionExpression that makes DynamoDB enforce a client's precondition atomically.
 ///
@@ -152,12 +188,13 @@ fn revision_in(revisions: &[Revision], p: &mut Placeholders) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repository::item::FORMATS;
 
     #[test]
     fn names_are_reused_and_values_numbered() {
         let mut p = Placeholders::default();
-        assert_eq!(p.name("Formats"), "#n0");
-        assert_eq!(p.name("Formats"), "#n0");
+        assert_eq!(p.name(FORMATS), "#n0");
+        assert_eq!(p.name(FORMATS), "#n0");
         assert_eq!(p.name("Hard#cover"), "#n1");
         assert_eq!(p.string("x"), ":v0");
         assert_eq!(p.number(3), ":v1");

@@ -24,7 +24,7 @@ use super::{
     BookRepository, StoreError,
     client::instrumented,
     error::Cancellation,
-    expression::{Placeholders, expectation_condition},
+    expression::{Placeholders, WithPlaceholders, expectation_condition},
     item::{BookItem, Item, now_timestamp},
 };
 use crate::domain::{BatchOutcome, Book, Expectation, NewBook};
@@ -35,8 +35,12 @@ pub const TABLE_SUFFIX: &str = "-idempotency";
 /// How long a record answers repeats, in seconds (the contract's 24 hours).
 pub const RECORD_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
 
-/// Attribute names of a record.
+// Attribute names of a record that expressions and the migration use; `RecordItem`'s serde
+// renames must spell the same, which `a_record_round_trips_with_epoch_seconds` checks.
+
+/// The partition key.
 const KEY: &str = "Key";
+/// Epoch seconds, the table's TTL attribute.
 const EXPIRES_AT: &str = "ExpiresAt";
 
 /// Name of the table that holds the Idempotency-Key records of `table`.
@@ -170,9 +174,9 @@ impl BookRepository {
             .table_name(self.table())
             .set_item(Some(item))
             .set_condition_expression(condition)
-            .set_expression_attribute_names(p.names())
+            .placeholders(&p)
             .build()
-            .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
+            .map_err(StoreError::unbuilt_transaction)?;
         let writes = vec![
             TransactWriteItem::builder().put(put_book).build(),
             self.record_write(request, &response)?,
@@ -301,10 +305,9 @@ impl BookRepository {
             .table_name(records_table(self.table()))
             .set_item(Some(item))
             .condition_expression(condition)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
+            .placeholders(&p)
             .build()
-            .map_err(|e| StoreError::Internal(format!("building a transaction: {e}")))?;
+            .map_err(StoreError::unbuilt_transaction)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
@@ -342,6 +345,10 @@ mod tests {
             body: "{}".into(),
         };
         let item: Item = serde_dynamo::to_item(&record).unwrap();
+        assert_eq!(
+            item[KEY],
+            aws_sdk_dynamodb::types::AttributeValue::S("k".into())
+        );
         assert_eq!(
             item[EXPIRES_AT],
             aws_sdk_dynamodb::types::AttributeValue::N("1800000000".into())

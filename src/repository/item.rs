@@ -5,19 +5,34 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::{
+    operation::{
+        delete_item::builders::DeleteItemFluentBuilder, get_item::builders::GetItemFluentBuilder,
+        update_item::builders::UpdateItemFluentBuilder,
+    },
+    types::{AttributeValue, builders::UpdateBuilder},
+};
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::domain::{Book, BookKey, NewBook, Revision};
+use crate::domain::{Book, BookKey, Formats, NewBook, Revision};
 
-/// Table attribute names.
+// Table attribute names. Expressions use these; `BookItem`'s serde renames must spell the same
+// (serde takes only literals), which `serde_names_are_the_attribute_constants` checks.
+
+/// The partition key.
 pub(crate) const AUTHOR: &str = "Author";
+/// The sort key.
 pub(crate) const TITLE: &str = "Title";
+/// The partition key of `CategoryIndex`.
 pub(crate) const CATEGORY: &str = "Category";
+/// Format name to format id, a map.
 pub(crate) const FORMATS: &str = "Formats";
+/// The optimistic-concurrency counter, a number.
 pub(crate) const VERSION: &str = "Version";
+/// RFC 3339, set once.
 pub(crate) const CREATED_AT: &str = "CreatedAt";
+/// RFC 3339, set on every write.
 pub(crate) const UPDATED_AT: &str = "UpdatedAt";
 /// Random per book, set on create and kept until delete: it keeps entity tags from repeating
 /// when a deleted book is created again (see `domain::Revision`).
@@ -58,12 +73,7 @@ impl BookItem {
             author: book.key.author.to_string(),
             title: book.key.title.to_string(),
             category: book.content.category.to_string(),
-            formats: book
-                .content
-                .formats
-                .iter()
-                .map(|(name, id)| (name.to_string(), id.to_string()))
-                .collect(),
+            formats: stored_formats(&book.content.formats),
             version: 1,
             created_at: Some(now.to_owned()),
             updated_at: Some(now.to_owned()),
@@ -104,6 +114,14 @@ impl BookItem {
     }
 }
 
+/// Formats as the `Formats` map holds them.
+pub(crate) fn stored_formats(formats: &Formats) -> BTreeMap<String, String> {
+    formats
+        .iter()
+        .map(|(name, id)| (name.to_string(), id.to_string()))
+        .collect()
+}
+
 /// The primary key of one book.
 pub(crate) fn key(key: &BookKey) -> Item {
     HashMap::from([
@@ -111,6 +129,30 @@ pub(crate) fn key(key: &BookKey) -> Item {
         (TITLE.to_owned(), AttributeValue::S(key.title.to_string())),
     ])
 }
+
+/// A request addressed to one book's item.
+pub(crate) trait ForBook {
+    /// Names the table and the book's primary key.
+    fn for_book(self, table: &str, key: &BookKey) -> Self;
+}
+
+// The SDK's request builders all have these two setters but share no trait for them.
+macro_rules! for_book {
+    ($($request:ty),+) => {$(
+        impl ForBook for $request {
+            fn for_book(self, table: &str, book: &BookKey) -> Self {
+                self.table_name(table).set_key(Some(key(book)))
+            }
+        }
+    )+};
+}
+
+for_book!(
+    DeleteItemFluentBuilder,
+    GetItemFluentBuilder,
+    UpdateItemFluentBuilder,
+    UpdateBuilder
+);
 
 /// The item an old image (`ReturnValues: ALL_OLD`, or `ALL_OLD` on a failed condition) shows,
 /// `None` when there was no item.
@@ -144,15 +186,9 @@ mod tests {
     #[test]
     fn reads_a_tutorial_item_without_service_attributes() {
         let item = HashMap::from([
-            (
-                "Author".to_owned(),
-                AttributeValue::S("John Grisham".into()),
-            ),
-            (
-                "Title".to_owned(),
-                AttributeValue::S("The Rainmaker".into()),
-            ),
-            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+            (AUTHOR.to_owned(), AttributeValue::S("John Grisham".into())),
+            (TITLE.to_owned(), AttributeValue::S("The Rainmaker".into())),
+            (CATEGORY.to_owned(), AttributeValue::S("Suspense".into())),
         ]);
         let book = BookItem::from_item(item).unwrap().into_book();
         assert_eq!(book.version, 0);
@@ -174,12 +210,42 @@ mod tests {
         }
         .to_item()
         .unwrap();
-        assert_eq!(item["Version"], AttributeValue::N("3".into()));
-        let AttributeValue::M(formats) = &item["Formats"] else {
+        assert_eq!(item[VERSION], AttributeValue::N("3".into()));
+        let AttributeValue::M(formats) = &item[FORMATS] else {
             panic!("Formats must be a map: {item:?}");
         };
         assert_eq!(formats["Hardcover"], AttributeValue::S("J4SUKVGU".into()));
-        assert!(!item.contains_key("UpdatedAt"));
+        assert!(!item.contains_key(UPDATED_AT));
+    }
+
+    #[test]
+    fn serde_names_are_the_attribute_constants() {
+        let every_attribute = BookItem {
+            author: "A".into(),
+            title: "T".into(),
+            category: "C".into(),
+            formats: BTreeMap::new(),
+            version: 1,
+            created_at: Some("2026-11-23T10:00:00Z".into()),
+            updated_at: Some("2026-11-23T10:00:00Z".into()),
+            incarnation: Some("0123456789abcdef".into()),
+        }
+        .to_item()
+        .unwrap();
+        let mut names: Vec<&str> = every_attribute.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let mut constants = [
+            AUTHOR,
+            TITLE,
+            CATEGORY,
+            FORMATS,
+            VERSION,
+            CREATED_AT,
+            UPDATED_AT,
+            INCARNATION,
+        ];
+        constants.sort_unstable();
+        assert_eq!(names, constants);
     }
 
     #[test]

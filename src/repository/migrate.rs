@@ -1,22 +1,18 @@
 //! Applies `migrations/` in order and records them, safely when several processes run at once.
 
-use std::time::Duration;
+mod step;
+mod tables;
 
-use aws_sdk_dynamodb::{
-    Client,
-    error::ProvideErrorMetadata,
-    types::{
-        AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
-        GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
-        ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
-        TimeToLiveSpecification, TimeToLiveStatus,
-    },
-};
-use serde::Deserialize;
+use aws_sdk_dynamodb::Client;
 
 use super::{
-    client::instrumented, error::StoreError, expression::Placeholders, item::now_timestamp,
+    client::instrumented,
+    error::{StoreError, condition_failed},
+    expression::Placeholders,
+    item::now_timestamp,
 };
+use step::{KeyAttribute, Migration};
+use tables::ensure_table;
 
 /// The migrations, compiled in so the binary needs no files beside it. Keep in file-name order.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -34,67 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// How long to wait for a table or index to become ACTIVE (a real GSI backfill takes minutes).
-const ACTIVE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
-
-/// One migration file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Migration {
-    #[allow(dead_code)] // Documentation for readers of the file; logged nowhere else.
-    description: String,
-    #[serde(flatten)]
-    step: Step,
-}
-
-/// What a migration does.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Step {
-    CreateTable {
-        partition_key: KeyAttribute,
-        sort_key: Option<KeyAttribute>,
-    },
-    AddGlobalSecondaryIndex {
-        index_name: String,
-        partition_key: KeyAttribute,
-        sort_key: Option<KeyAttribute>,
-        projection: String,
-    },
-    /// A table beside the main one, named `<table><suffix>`, with TTL on `ttl_attribute`.
-    CreateCompanionTable {
-        suffix: String,
-        partition_key: KeyAttribute,
-        ttl_attribute: String,
-    },
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyAttribute {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-impl KeyAttribute {
-    fn definition(&self) -> Result<AttributeDefinition, StoreError> {
-        AttributeDefinition::builder()
-            .attribute_name(&self.name)
-            .attribute_type(ScalarAttributeType::from(self.kind.as_str()))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))
-    }
-
-    fn key(&self, role: KeyType) -> Result<KeySchemaElement, StoreError> {
-        KeySchemaElement::builder()
-            .attribute_name(&self.name)
-            .key_type(role)
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))
-    }
-}
+/// The ledger's partition key: a migration's id.
+const LEDGER_KEY: &str = "Id";
+/// When the migration was recorded, RFC 3339.
+const APPLIED_AT: &str = "AppliedAt";
 
 /// What one run did, migration by migration.
 #[derive(Debug, Default)]
@@ -117,7 +56,7 @@ pub async fn run(client: &Client, table: &str) -> Result<MigrationReport, StoreE
         client,
         &ledger,
         &KeyAttribute {
-            name: "Id".into(),
+            name: LEDGER_KEY.into(),
             kind: "S".into(),
         },
         None,
@@ -132,248 +71,20 @@ pub async fn run(client: &Client, table: &str) -> Result<MigrationReport, StoreE
             continue;
         }
         tracing::info!(migration = id, table, "applying migration");
-        match &migration.step {
-            Step::CreateTable {
-                partition_key,
-                sort_key,
-            } => {
-                ensure_table(client, table, partition_key, sort_key.as_ref()).await?;
-            }
-            Step::AddGlobalSecondaryIndex {
-                index_name,
-                partition_key,
-                sort_key,
-                projection,
-            } => {
-                if projection != "ALL" {
-                    return Err(StoreError::Internal(format!(
-                        "migration {id}: only projection ALL is supported"
-                    )));
-                }
-                ensure_index(client, table, index_name, partition_key, sort_key.as_ref()).await?;
-            }
-            Step::CreateCompanionTable {
-                suffix,
-                partition_key,
-                ttl_attribute,
-            } => {
-                let companion = format!("{table}{suffix}");
-                ensure_table(client, &companion, partition_key, None).await?;
-                ensure_ttl(client, &companion, ttl_attribute).await?;
-            }
-        }
+        migration.step.apply(client, table, id).await?;
         record(client, &ledger, id).await?;
         report.applied.push((*id).to_owned());
     }
     Ok(report)
 }
 
-/// Creates a table unless it exists, then waits until it is ACTIVE.
-async fn ensure_table(
-    client: &Client,
-    table: &str,
-    partition_key: &KeyAttribute,
-    sort_key: Option<&KeyAttribute>,
-) -> Result<(), StoreError> {
-    if describe(client, table).await?.is_none() {
-        let mut request = client
-            .create_table()
-            .table_name(table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(partition_key.definition()?)
-            .key_schema(partition_key.key(KeyType::Hash)?);
-        if let Some(sort_key) = sort_key {
-            request = request
-                .attribute_definitions(sort_key.definition()?)
-                .key_schema(sort_key.key(KeyType::Range)?);
-        }
-        match instrumented("CreateTable", request.send()).await {
-            Ok(_) => tracing::info!(table, "created table"),
-            // Another migrate process created it first: that is the outcome we wanted.
-            Err(e) if e.code() == Some("ResourceInUseException") => {}
-            Err(e) => return Err(StoreError::from_sdk("CreateTable", e)),
-        }
-    }
-    wait_until(client, table, |t| {
-        t.table_status() == Some(&TableStatus::Active)
-    })
-    .await
-}
-
-/// Adds a GSI unless it exists (or is being added by another process), then waits until ACTIVE.
-async fn ensure_index(
-    client: &Client,
-    table: &str,
-    index_name: &str,
-    partition_key: &KeyAttribute,
-    sort_key: Option<&KeyAttribute>,
-) -> Result<(), StoreError> {
-    let has_index = |t: &TableDescription| {
-        t.global_secondary_indexes()
-            .iter()
-            .any(|i| i.index_name() == Some(index_name))
-    };
-    let deadline = tokio::time::Instant::now() + ACTIVE_TIMEOUT;
-    loop {
-        let description = describe(client, table)
-            .await?
-            .ok_or_else(|| StoreError::Unavailable(format!("table {table} does not exist")))?;
-        if has_index(&description) {
-            break;
-        }
-        let mut create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(index_name)
-            .key_schema(partition_key.key(KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            );
-        let mut definitions = vec![partition_key.definition()?];
-        if let Some(sort_key) = sort_key {
-            create = create.key_schema(sort_key.key(KeyType::Range)?);
-            definitions.push(sort_key.definition()?);
-        }
-        let create = create
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let call = client
-            .update_table()
-            .table_name(table)
-            .set_attribute_definitions(Some(definitions))
-            .global_secondary_index_updates(
-                GlobalSecondaryIndexUpdate::builder().create(create).build(),
-            )
-            .send();
-        match instrumented("UpdateTable", call).await {
-            Ok(_) => {
-                tracing::info!(table, index_name, "adding index");
-                break;
-            }
-            // The table is busy (another process is adding this index) or the index was just
-            // added: look again rather than fail, so concurrent runs converge.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ResourceInUseException" | "LimitExceededException")
-                ) || (e.code() == Some("ValidationException")
-                    && e.message().is_some_and(|m| m.contains("already exists"))) =>
-            {
-                if tokio::time::Instant::now() > deadline {
-                    return Err(StoreError::from_sdk("UpdateTable", e));
-                }
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
-            // Whatever the error, another process may have added the index meanwhile (moto, for
-            // one, answers a concurrent duplicate with a bare 500): if it is there, we are done.
-            Err(e) => {
-                let added_meanwhile = describe(client, table)
-                    .await?
-                    .as_ref()
-                    .is_some_and(has_index);
-                if !added_meanwhile {
-                    return Err(StoreError::from_sdk("UpdateTable", e));
-                }
-                break;
-            }
-        }
-    }
-    wait_until(client, table, |t| {
-        t.table_status() == Some(&TableStatus::Active)
-            && t.global_secondary_indexes().iter().any(|i| {
-                i.index_name() == Some(index_name) && i.index_status() == Some(&IndexStatus::Active)
-            })
-    })
-    .await
-}
-
-/// Enables TTL on `attribute` unless it is already enabled (or being enabled) on it.
-///
-/// DynamoDB refuses a second UpdateTimeToLive while one is in progress or when TTL is already
-/// on, which is what a concurrent `migrate` sees: whatever the error, if TTL is now on for this
-/// attribute the outcome is the one wanted.
-async fn ensure_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
-    if ttl_enabled_on(client, table, attribute).await? {
-        return Ok(());
-    }
-    let specification = TimeToLiveSpecification::builder()
-        .enabled(true)
-        .attribute_name(attribute)
-        .build()
-        .map_err(|e| StoreError::Internal(e.to_string()))?;
-    let call = client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(specification)
-        .send();
-    match instrumented("UpdateTimeToLive", call).await {
-        Ok(_) => {
-            tracing::info!(table, attribute, "enabled TTL");
-            Ok(())
-        }
-        Err(e) => {
-            if ttl_enabled_on(client, table, attribute).await? {
-                Ok(())
-            } else {
-                Err(StoreError::from_sdk("UpdateTimeToLive", e))
-            }
-        }
-    }
-}
-
-/// Whether TTL is enabled, or being enabled, on `attribute`.
-async fn ttl_enabled_on(client: &Client, table: &str, attribute: &str) -> Result<bool, StoreError> {
-    let call = client.describe_time_to_live().table_name(table).send();
-    let output = instrumented("DescribeTimeToLive", call)
-        .await
-        .map_err(|e| StoreError::from_sdk("DescribeTimeToLive", e))?;
-    Ok(output.time_to_live_description.is_some_and(|d| {
-        d.attribute_name() == Some(attribute)
-            && matches!(
-                d.time_to_live_status(),
-                Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-            )
-    }))
-}
-
-async fn describe(client: &Client, table: &str) -> Result<Option<TableDescription>, StoreError> {
-    match instrumented(
-        "DescribeTable",
-        client.describe_table().table_name(table).send(),
-    )
-    .await
-    {
-        Ok(output) => Ok(output.table),
-        Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(StoreError::from_sdk("DescribeTable", e)),
-    }
-}
-
-async fn wait_until(
-    client: &Client,
-    table: &str,
-    ready: impl Fn(&TableDescription) -> bool,
-) -> Result<(), StoreError> {
-    let deadline = tokio::time::Instant::now() + ACTIVE_TIMEOUT;
-    loop {
-        if describe(client, table).await?.as_ref().is_some_and(&ready) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(StoreError::Unavailable(format!(
-                "{table} did not become ACTIVE"
-            )));
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-}
-
+/// Whether the ledger records migration `id` as applied.
 async fn is_recorded(client: &Client, ledger: &str, id: &str) -> Result<bool, StoreError> {
     let call = client
         .get_item()
         .table_name(ledger)
         .key(
-            "Id",
+            LEDGER_KEY,
             aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
         )
         .consistent_read(true)
@@ -388,18 +99,18 @@ async fn is_recorded(client: &Client, ledger: &str, id: &str) -> Result<bool, St
 async fn record(client: &Client, ledger: &str, id: &str) -> Result<(), StoreError> {
     use aws_sdk_dynamodb::types::AttributeValue::S;
     let mut p = Placeholders::default();
-    let condition = format!("attribute_not_exists({})", p.name("Id"));
+    let condition = format!("attribute_not_exists({})", p.name(LEDGER_KEY));
     let call = client
         .put_item()
         .table_name(ledger)
-        .item("Id", S(id.to_owned()))
-        .item("AppliedAt", S(now_timestamp()))
+        .item(LEDGER_KEY, S(id.to_owned()))
+        .item(APPLIED_AT, S(now_timestamp()))
         .condition_expression(condition)
         .set_expression_attribute_names(p.names())
         .send();
     match instrumented("PutItem", call).await {
         Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+        Err(e) if condition_failed(&e).is_some() => Ok(()),
         Err(e) => Err(StoreError::from_sdk("PutItem", e)),
     }
 }
@@ -422,6 +133,22 @@ mod tests {
             on_disk, compiled,
             "add new migration files to MIGRATIONS in migrate.rs"
         );
+    }
+
+    #[test]
+    fn the_migrations_create_the_keys_and_index_the_repository_uses() {
+        use crate::repository::{
+            CATEGORY_INDEX,
+            item::{AUTHOR, CATEGORY, TITLE},
+        };
+        let json = |i: usize| serde_json::from_str::<serde_json::Value>(MIGRATIONS[i].1).unwrap();
+        let table = &json(0)["create_table"];
+        assert_eq!(table["partition_key"]["name"], AUTHOR);
+        assert_eq!(table["sort_key"]["name"], TITLE);
+        let index = &json(1)["add_global_secondary_index"];
+        assert_eq!(index["index_name"], CATEGORY_INDEX);
+        assert_eq!(index["partition_key"]["name"], CATEGORY);
+        assert_eq!(index["sort_key"]["name"], TITLE);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{BookRepository, error::StoreError};
-use crate::domain::{FieldError, NewBook};
+use crate::domain::{FieldError, NewBook, Repeats};
 
 /// The tutorial's five sample books, shipped with the binary.
 pub const TUTORIAL_BOOKS: &str = include_str!("../../data/tutorial_books.json");
@@ -38,19 +38,11 @@ pub enum SeedFileError {
 /// Parses and validates a seed file (a JSON array of books).
 pub fn parse_books(json: &str) -> Result<Vec<NewBook>, SeedFileError> {
     let raw: Vec<SeedBook> = serde_json::from_str(json)?;
-    let mut errors = Vec::new();
-    let mut books = Vec::with_capacity(raw.len());
-    for (i, b) in raw.into_iter().enumerate() {
-        match NewBook::parse(b.author, b.title, b.category, b.formats) {
-            Ok(book) => books.push(book),
-            Err(e) => errors.extend(e.into_iter().map(|e| e.within(&format!("[{i}]")))),
-        }
-    }
-    if errors.is_empty() {
-        Ok(books)
-    } else {
-        Err(SeedFileError::Invalid(errors))
-    }
+    let books = raw
+        .into_iter()
+        .map(|b| NewBook::parse(b.author, b.title, b.category, b.formats));
+    // `seed` creates only what is missing, so a repeated book is simply kept.
+    NewBook::parse_list("", books, Repeats::Allowed).map_err(SeedFileError::Invalid)
 }
 
 /// What a seed run did.

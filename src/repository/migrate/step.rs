@@ -1,0 +1,111 @@
+//! What a migration file says, and how each kind of step is carried out.
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType},
+};
+use serde::Deserialize;
+
+use super::tables::{ensure_index, ensure_table, ensure_ttl};
+use crate::repository::error::StoreError;
+
+/// One migration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Migration {
+    #[allow(dead_code)] // Documentation for readers of the file; logged nowhere else.
+    description: String,
+    #[serde(flatten)]
+    pub step: Step,
+}
+
+/// What a migration does.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Step {
+    CreateTable {
+        partition_key: KeyAttribute,
+        sort_key: Option<KeyAttribute>,
+    },
+    AddGlobalSecondaryIndex {
+        index_name: String,
+        partition_key: KeyAttribute,
+        sort_key: Option<KeyAttribute>,
+        projection: String,
+    },
+    /// A table beside the main one, named `<table><suffix>`, with TTL on `ttl_attribute`.
+    CreateCompanionTable {
+        suffix: String,
+        partition_key: KeyAttribute,
+        ttl_attribute: String,
+    },
+}
+
+impl Step {
+    /// Carries the step out on `table`, leaving alone what is already there, so a run that
+    /// stopped midway (or races another) can simply be repeated. `id` names the migration in errors.
+    pub(super) async fn apply(
+        &self,
+        client: &Client,
+        table: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::CreateTable {
+                partition_key,
+                sort_key,
+            } => ensure_table(client, table, partition_key, sort_key.as_ref()).await,
+            Self::AddGlobalSecondaryIndex {
+                index_name,
+                partition_key,
+                sort_key,
+                projection,
+            } => {
+                if projection != "ALL" {
+                    return Err(StoreError::Internal(format!(
+                        "migration {id}: only projection ALL is supported"
+                    )));
+                }
+                ensure_index(client, table, index_name, partition_key, sort_key.as_ref()).await
+            }
+            Self::CreateCompanionTable {
+                suffix,
+                partition_key,
+                ttl_attribute,
+            } => {
+                let companion = format!("{table}{suffix}");
+                ensure_table(client, &companion, partition_key, None).await?;
+                ensure_ttl(client, &companion, ttl_attribute).await
+            }
+        }
+    }
+}
+
+/// A key attribute as a migration names it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KeyAttribute {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl KeyAttribute {
+    /// The attribute's definition (name and scalar type) for CreateTable or UpdateTable.
+    pub(super) fn definition(&self) -> Result<AttributeDefinition, StoreError> {
+        AttributeDefinition::builder()
+            .attribute_name(&self.name)
+            .attribute_type(ScalarAttributeType::from(self.kind.as_str()))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
+    }
+
+    /// The attribute as the partition (`Hash`) or sort (`Range`) key of a key schema.
+    pub(super) fn key(&self, role: KeyType) -> Result<KeySchemaElement, StoreError> {
+        KeySchemaElement::builder()
+            .attribute_name(&self.name)
+            .key_type(role)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
+    }
+}
