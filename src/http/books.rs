@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use axum::{
     Json, Router,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 
 use super::{
     AppState,
-    conditional::{WritePrecondition, etag, not_modified},
+    conditional::{WritePrecondition, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
+    headers::{etag, location},
     idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
@@ -297,36 +298,5 @@ fn parse_batch(body: BatchRequest) -> Result<Vec<NewBook>, ApiError> {
         Ok(books)
     } else {
         Err(ApiError::Validation(errors))
-    }
-}
-
-/// The percent-encoded URL of a book.
-pub(super) fn location(key: &BookKey) -> HeaderValue {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    // Everything but RFC 3986 unreserved characters is encoded, `/` included.
-    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    let url = format!(
-        "/books/{}/{}",
-        utf8_percent_encode(key.author.as_str(), SEGMENT),
-        utf8_percent_encode(key.title.as_str(), SEGMENT)
-    );
-    HeaderValue::from_str(&url).expect("percent-encoded text is a valid header")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn location_encodes_every_reserved_character() {
-        let key = BookKey::parse("Dr. Seuss".into(), "Yes/No #?%+ 東".into()).unwrap();
-        assert_eq!(
-            location(&key),
-            "/books/Dr.%20Seuss/Yes%2FNo%20%23%3F%25%2B%20%E6%9D%B1"
-        );
     }
 }

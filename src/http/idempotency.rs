@@ -22,10 +22,9 @@ use utoipa::{
 
 use super::{
     auth::bearer_token,
-    books::location,
-    conditional::etag,
     dto::{BatchResponse, BookResponse},
     extract::{JsonBody, check_content_type, parse_json, read_body},
+    headers::{etag, location},
     problem::{ApiError, Problem},
 };
 use crate::{

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod dto;
 mod extract;
 mod formats;
+mod headers;
 mod health;
 mod idempotency;
 mod listings;
@@ -38,10 +39,10 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-pub use auth::AuthPolicy;
 pub use middleware::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
 pub use problem::{ApiError, Problem};
 
+pub use crate::auth_policy::AuthPolicy;
 use crate::repository::BookRepository;
 
 /// What every handler can reach.
