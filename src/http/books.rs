@@ -13,7 +13,7 @@ use axum::{
 use super::{
     AppState,
     conditional::{WritePrecondition, not_modified},
-    dto::{BatchRequest, BatchResponse, BookResponse, NewBookRequest, PutBookRequest},
+    dto::{BatchRequest, BatchResponse, BookResponse, MAX_BATCH, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
     headers::{etag, location},
     idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
@@ -25,9 +25,6 @@ use crate::{
     domain::{Book, BookContent, BookKey, FieldError, NewBook},
     repository::StoreError,
 };
-
-/// Most books in one batch (TransactWriteItems takes at most 100 items).
-const MAX_BATCH: usize = 100;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
