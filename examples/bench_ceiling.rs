@@ -29,25 +29,67 @@ use aws_sdk_dynamodb::{
     Client,
     types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
 };
+use clap::{Parser, ValueEnum};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-/// What one run does, from the command line.
+/// What one run does, from the command line (`bench/bench.py` passes `--op`, `--books`,
+/// `--concurrency`, `--duration` and `--warmup`).
+#[derive(Parser)]
+#[command(
+    about = "DynamoDB's ceiling for bench/run.sh: the service's operations, straight to the engine",
+    // As the hand-written parser did: a repeated flag's last value counts.
+    args_override_self = true
+)]
 struct Args {
+    /// Which operation to send.
+    #[arg(long, value_enum, default_value = "get")]
     op: Op,
+    /// The seed file (a JSON array of books) keys are drawn from.
+    #[arg(long, value_name = "FILE")]
     books: String,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value = "32", value_parser = at_least_one)]
     concurrency: usize,
+    /// Seconds measured (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     duration: Duration,
+    /// Seconds run before measuring (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
     warmup: Duration,
+    /// The table.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "BOOKSTORE_TABLE",
+        default_value = "Books"
+    )]
     table: String,
+    /// Page size of `author` and `category` (each Query asks for one more).
+    #[arg(long, value_name = "N", default_value = "20")]
     limit: i32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum Op {
     Get,
     Author,
     Category,
     Patch,
+}
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(0) | Err(_) => Err("must be a whole number of at least 1".to_owned()),
+        Ok(n) => Ok(n),
+    }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
 }
 
 impl Op {
@@ -74,53 +116,6 @@ struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: bench_ceiling --op get|author|category|patch --books FILE [--concurrency N] \
-         [--duration SECS] [--warmup SECS] [--table NAME] [--limit N]"
-    );
-    std::process::exit(2)
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        op: Op::Get,
-        books: String::new(),
-        concurrency: 32,
-        duration: Duration::from_secs(10),
-        warmup: Duration::from_secs(1),
-        table: std::env::var("BOOKSTORE_TABLE").unwrap_or_else(|_| "Books".to_owned()),
-        limit: 20,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| usage());
-        let secs = |v: &str| Duration::from_secs_f64(v.parse().unwrap_or_else(|_| usage()));
-        match flag.as_str() {
-            "--op" => {
-                args.op = match value.as_str() {
-                    "get" => Op::Get,
-                    "author" => Op::Author,
-                    "category" => Op::Category,
-                    "patch" => Op::Patch,
-                    _ => usage(),
-                }
-            }
-            "--books" => args.books = value,
-            "--concurrency" => args.concurrency = value.parse().unwrap_or_else(|_| usage()),
-            "--duration" => args.duration = secs(&value),
-            "--warmup" => args.warmup = secs(&value),
-            "--table" => args.table = value,
-            "--limit" => args.limit = value.parse().unwrap_or_else(|_| usage()),
-            _ => usage(),
-        }
-    }
-    if args.books.is_empty() || args.concurrency == 0 {
-        usage();
-    }
-    args
 }
 
 fn load_keys(path: &str) -> Keys {
@@ -297,7 +292,7 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let keys = Arc::new(load_keys(&args.books));
     let sdk = bookstore::repository::load_sdk_config().await;
     let client = bookstore::repository::build_client(&sdk);
