@@ -198,87 +198,103 @@ async fn one_request(
     rng: &mut Rng,
 ) -> Result<(), String> {
     match op {
-        Op::Get => {
-            let (author, title) = &keys.books[rng.below(keys.books.len())];
-            client
-                .get_item()
-                .table_name(table)
-                .set_key(Some(HashMap::from([
-                    ("Author".to_owned(), s(author)),
-                    ("Title".to_owned(), s(title)),
-                ])))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| format!("GetItem: {e:?}"))?
-                .item
-                .ok_or_else(|| format!("GetItem: no book {author:?} / {title:?}"))?;
-        }
-        Op::Author | Op::Category => {
-            let (attribute, partition, index) = if op == Op::Author {
-                let author = &keys.authors[rng.below(keys.authors.len())];
-                ("Author", author, None)
-            } else {
-                let category = &keys.categories[rng.below(keys.categories.len())];
-                ("Category", category, Some("CategoryIndex".to_owned()))
-            };
-            let out = client
-                .query()
-                .table_name(table)
-                .set_index_name(index)
-                .key_condition_expression("#n0 = :v0")
-                .expression_attribute_names("#n0", attribute)
-                .expression_attribute_values(":v0", s(partition))
-                .scan_index_forward(true)
-                .limit(limit + 1)
-                .set_consistent_read((op == Op::Author).then_some(true))
-                .send()
-                .await
-                .map_err(|e| format!("Query: {e:?}"))?;
-            if out.items().is_empty() {
-                return Err(format!("Query: no items for {attribute} = {partition:?}"));
-            }
-        }
-        Op::Patch => {
-            let (author, title) = &keys.books[rng.below(keys.books.len())];
-            let now = OffsetDateTime::now_utc()
-                .replace_nanosecond(0)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default();
-            client
-                .update_item()
-                .table_name(table)
-                .set_key(Some(HashMap::from([
-                    ("Author".to_owned(), s(author)),
-                    ("Title".to_owned(), s(title)),
-                ])))
-                .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
-                .condition_expression(
-                    "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
-                )
-                .set_expression_attribute_names(Some(HashMap::from([
-                    ("#n0".to_owned(), "Formats".to_owned()),
-                    ("#n1".to_owned(), "Audiobook".to_owned()),
-                    ("#n2".to_owned(), "UpdatedAt".to_owned()),
-                    ("#n3".to_owned(), "Version".to_owned()),
-                    ("#n4".to_owned(), "Author".to_owned()),
-                ])))
-                .set_expression_attribute_values(Some(HashMap::from([
-                    (":v0".to_owned(), s("X")),
-                    (":v1".to_owned(), s(&now)),
-                    (":v2".to_owned(), AttributeValue::N("1".to_owned())),
-                    (":v3".to_owned(), AttributeValue::N("31".to_owned())),
-                ])))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await
-                .map_err(|e| format!("UpdateItem: {e:?}"))?;
-        }
+        Op::Get => get(client, table, keys, rng).await,
+        Op::Author | Op::Category => query(client, table, op, limit, keys, rng).await,
+        Op::Patch => patch(client, table, keys, rng).await,
     }
+}
+
+/// `get`: a strongly consistent GetItem of a random book.
+async fn get(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result<(), String> {
+    let (author, title) = &keys.books[rng.below(keys.books.len())];
+    client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(HashMap::from([
+            ("Author".to_owned(), s(author)),
+            ("Title".to_owned(), s(title)),
+        ])))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| format!("GetItem: {e:?}"))?
+        .item
+        .ok_or_else(|| format!("GetItem: no book {author:?} / {title:?}"))?;
+    Ok(())
+}
+
+/// `author` and `category`: one page of a random partition, as the listings ask for it.
+async fn query(
+    client: &Client,
+    table: &str,
+    op: Op,
+    limit: i32,
+    keys: &Keys,
+    rng: &mut Rng,
+) -> Result<(), String> {
+    let (attribute, partition, index) = if op == Op::Author {
+        let author = &keys.authors[rng.below(keys.authors.len())];
+        ("Author", author, None)
+    } else {
+        let category = &keys.categories[rng.below(keys.categories.len())];
+        ("Category", category, Some("CategoryIndex".to_owned()))
+    };
+    let out = client
+        .query()
+        .table_name(table)
+        .set_index_name(index)
+        .key_condition_expression("#n0 = :v0")
+        .expression_attribute_names("#n0", attribute)
+        .expression_attribute_values(":v0", s(partition))
+        .scan_index_forward(true)
+        .limit(limit + 1)
+        .set_consistent_read((op == Op::Author).then_some(true))
+        .send()
+        .await
+        .map_err(|e| format!("Query: {e:?}"))?;
+    if out.items().is_empty() {
+        return Err(format!("Query: no items for {attribute} = {partition:?}"));
+    }
+    Ok(())
+}
+
+/// `patch`: the format PATCH's conditional UpdateItem on a random book.
+async fn patch(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result<(), String> {
+    let (author, title) = &keys.books[rng.below(keys.books.len())];
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(HashMap::from([
+            ("Author".to_owned(), s(author)),
+            ("Title".to_owned(), s(title)),
+        ])))
+        .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
+        .condition_expression(
+            "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
+        )
+        .set_expression_attribute_names(Some(HashMap::from([
+            ("#n0".to_owned(), "Formats".to_owned()),
+            ("#n1".to_owned(), "Audiobook".to_owned()),
+            ("#n2".to_owned(), "UpdatedAt".to_owned()),
+            ("#n3".to_owned(), "Version".to_owned()),
+            ("#n4".to_owned(), "Author".to_owned()),
+        ])))
+        .set_expression_attribute_values(Some(HashMap::from([
+            (":v0".to_owned(), s("X")),
+            (":v1".to_owned(), s(&now)),
+            (":v2".to_owned(), AttributeValue::N("1".to_owned())),
+            (":v3".to_owned(), AttributeValue::N("31".to_owned())),
+        ])))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .map_err(|e| format!("UpdateItem: {e:?}"))?;
     Ok(())
 }
 
@@ -288,6 +304,66 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     }
     let rank = ((p * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
     f64::from(sorted_us[rank - 1]) / 1000.0
+}
+
+/// One worker: requests back to back until `end`, counting those that finish in `start..=end`.
+async fn worker(
+    w: usize,
+    client: Client,
+    table: Arc<str>,
+    keys: Arc<Keys>,
+    (op, limit): (Op, i32),
+    (start, end): (Instant, Instant),
+) -> Tally {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut tally = Tally::default();
+    loop {
+        let sent = Instant::now();
+        if sent >= end {
+            break;
+        }
+        let result = one_request(&client, &table, op, limit, &keys, &mut rng).await;
+        let done = Instant::now();
+        if done < start || done > end {
+            continue;
+        }
+        match result {
+            Ok(()) => {
+                let us = done.duration_since(sent).as_micros();
+                tally
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Err(e) => {
+                tally.errors += 1;
+                tally.first_error.get_or_insert(e);
+            }
+        }
+    }
+    tally
+}
+
+/// The JSON line `bench/bench.py` reads.
+fn report(args: &Args, latencies: &[u32], errors: u64, cpu_ticks: u64) -> serde_json::Value {
+    let clk_tck: f64 = std::env::var("BENCH_CLK_TCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100.0);
+    let secs = args.duration.as_secs_f64();
+    let requests = latencies.len();
+    let cpu_s = cpu_ticks as f64 / clk_tck;
+    serde_json::json!({
+        "op": args.op.name(),
+        "concurrency": args.concurrency,
+        "duration_s": secs,
+        "requests": requests,
+        "errors": errors,
+        "rps": requests as f64 / secs,
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p99_ms": percentile_ms(latencies, 0.99),
+        "cpu_s": cpu_s,
+        "cpu_ms_per_req": if requests > 0 { cpu_s * 1000.0 / requests as f64 } else { 0.0 },
+    })
 }
 
 #[tokio::main]
@@ -303,36 +379,14 @@ async fn main() {
     let end = start + args.duration;
     let workers: Vec<_> = (0..args.concurrency)
         .map(|w| {
-            let (client, keys, table) = (client.clone(), keys.clone(), table.clone());
-            let (op, limit) = (args.op, args.limit);
-            tokio::spawn(async move {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
-                let mut tally = Tally::default();
-                loop {
-                    let sent = Instant::now();
-                    if sent >= end {
-                        break;
-                    }
-                    let result = one_request(&client, &table, op, limit, &keys, &mut rng).await;
-                    let done = Instant::now();
-                    if done < start || done > end {
-                        continue;
-                    }
-                    match result {
-                        Ok(()) => {
-                            let us = done.duration_since(sent).as_micros();
-                            tally
-                                .latencies_us
-                                .push(u32::try_from(us).unwrap_or(u32::MAX));
-                        }
-                        Err(e) => {
-                            tally.errors += 1;
-                            tally.first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                tally
-            })
+            tokio::spawn(worker(
+                w,
+                client.clone(),
+                table.clone(),
+                keys.clone(),
+                (args.op, args.limit),
+                (start, end),
+            ))
         })
         .collect();
 
@@ -352,24 +406,8 @@ async fn main() {
         }
     }
     latencies.sort_unstable();
-    let clk_tck: f64 = std::env::var("BENCH_CLK_TCK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100.0);
-    let secs = args.duration.as_secs_f64();
-    let requests = latencies.len();
-    let cpu_s = (cpu_after - cpu_before) as f64 / clk_tck;
-    let report = serde_json::json!({
-        "op": args.op.name(),
-        "concurrency": args.concurrency,
-        "duration_s": secs,
-        "requests": requests,
-        "errors": errors,
-        "rps": requests as f64 / secs,
-        "p50_ms": percentile_ms(&latencies, 0.50),
-        "p99_ms": percentile_ms(&latencies, 0.99),
-        "cpu_s": cpu_s,
-        "cpu_ms_per_req": if requests > 0 { cpu_s * 1000.0 / requests as f64 } else { 0.0 },
-    });
-    println!("{report}");
+    println!(
+        "{}",
+        report(&args, &latencies, errors, cpu_after - cpu_before)
+    );
 }
