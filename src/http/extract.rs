@@ -209,7 +209,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[allow(dead_code)] // A shape to parse into; the tests look at its errors, not its fields.
     struct Body {
         category: String,
         books: Option<Vec<Inner>>,
@@ -217,7 +217,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[allow(dead_code)] // As `Body`.
     struct Inner {
         title: String,
     }
