@@ -188,6 +188,14 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// The table's key of a book.
+fn book_key(author: &str, title: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("Author".to_owned(), s(author)),
+        ("Title".to_owned(), s(title)),
+    ])
+}
+
 /// One request of the given kind, as the service would send it.
 async fn one_request(
     client: &Client,
@@ -199,7 +207,15 @@ async fn one_request(
 ) -> Result<(), String> {
     match op {
         Op::Get => get(client, table, keys, rng).await,
-        Op::Author | Op::Category => query(client, table, op, limit, keys, rng).await,
+        Op::Author => {
+            let author = &keys.authors[rng.below(keys.authors.len())];
+            query(client, table, ("Author", author, None), limit).await
+        }
+        Op::Category => {
+            let category = &keys.categories[rng.below(keys.categories.len())];
+            let partition = ("Category", category.as_str(), Some("CategoryIndex"));
+            query(client, table, partition, limit).await
+        }
         Op::Patch => patch(client, table, keys, rng).await,
     }
 }
@@ -210,10 +226,7 @@ async fn get(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result
     client
         .get_item()
         .table_name(table)
-        .set_key(Some(HashMap::from([
-            ("Author".to_owned(), s(author)),
-            ("Title".to_owned(), s(title)),
-        ])))
+        .set_key(Some(book_key(author, title)))
         .consistent_read(true)
         .send()
         .await
@@ -223,32 +236,24 @@ async fn get(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result
     Ok(())
 }
 
-/// `author` and `category`: one page of a random partition, as the listings ask for it.
+/// `author` and `category`: one page of a partition (attribute, value, index), as the listings
+/// ask for it; the table itself is read strongly consistent, an index cannot be.
 async fn query(
     client: &Client,
     table: &str,
-    op: Op,
+    (attribute, partition, index): (&str, &str, Option<&str>),
     limit: i32,
-    keys: &Keys,
-    rng: &mut Rng,
 ) -> Result<(), String> {
-    let (attribute, partition, index) = if op == Op::Author {
-        let author = &keys.authors[rng.below(keys.authors.len())];
-        ("Author", author, None)
-    } else {
-        let category = &keys.categories[rng.below(keys.categories.len())];
-        ("Category", category, Some("CategoryIndex".to_owned()))
-    };
     let out = client
         .query()
         .table_name(table)
-        .set_index_name(index)
+        .set_index_name(index.map(str::to_owned))
         .key_condition_expression("#n0 = :v0")
         .expression_attribute_names("#n0", attribute)
         .expression_attribute_values(":v0", s(partition))
         .scan_index_forward(true)
         .limit(limit + 1)
-        .set_consistent_read((op == Op::Author).then_some(true))
+        .set_consistent_read(index.is_none().then_some(true))
         .send()
         .await
         .map_err(|e| format!("Query: {e:?}"))?;
@@ -269,10 +274,7 @@ async fn patch(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Resu
     client
         .update_item()
         .table_name(table)
-        .set_key(Some(HashMap::from([
-            ("Author".to_owned(), s(author)),
-            ("Title".to_owned(), s(title)),
-        ])))
+        .set_key(Some(book_key(author, title)))
         .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
         .condition_expression(
             "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
