@@ -158,9 +158,21 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
 #[from_request(via(Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
+/// Query parameters; anything that does not parse is a 400.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+// axum's text says what is wrong with the input; the prefix says which input it was.
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         Self::BadRequest(format!("bad path: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(format!("bad query string: {}", rejection.body_text()))
     }
 }
 
@@ -188,17 +200,6 @@ impl<S: Send + Sync> FromRequestParts<S> for BookPath {
         BookKey::parse(p.author, p.title)
             .map(BookPath)
             .map_err(ApiError::Validation)
-    }
-}
-
-/// Query parameters; anything that does not parse is a 400.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        Self::BadRequest(format!("bad query string: {}", rejection.body_text()))
     }
 }
 
