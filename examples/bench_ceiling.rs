@@ -29,25 +29,67 @@ use aws_sdk_dynamodb::{
     Client,
     types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure},
 };
+use clap::{Parser, ValueEnum};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-/// What one run does, from the command line.
+/// What one run does, from the command line (`bench/bench.py` passes `--op`, `--books`,
+/// `--concurrency`, `--duration` and `--warmup`).
+#[derive(Parser)]
+#[command(
+    about = "DynamoDB's ceiling for bench/run.sh: the service's operations, straight to the engine",
+    // As the hand-written parser did: a repeated flag's last value counts.
+    args_override_self = true
+)]
 struct Args {
+    /// Which operation to send.
+    #[arg(long, value_enum, default_value = "get")]
     op: Op,
+    /// The seed file (a JSON array of books) keys are drawn from.
+    #[arg(long, value_name = "FILE")]
     books: String,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value = "32", value_parser = at_least_one)]
     concurrency: usize,
+    /// Seconds measured (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     duration: Duration,
+    /// Seconds run before measuring (fractions allowed).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
     warmup: Duration,
+    /// The table.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "BOOKSTORE_TABLE",
+        default_value = "Books"
+    )]
     table: String,
+    /// Page size of `author` and `category` (each Query asks for one more).
+    #[arg(long, value_name = "N", default_value = "20")]
     limit: i32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, ValueEnum)]
 enum Op {
     Get,
     Author,
     Category,
     Patch,
+}
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(0) | Err(_) => Err("must be a whole number of at least 1".to_owned()),
+        Ok(n) => Ok(n),
+    }
+}
+
+fn seconds(value: &str) -> Result<Duration, String> {
+    value
+        .parse()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "must be a number of seconds, 0 or more".to_owned())
 }
 
 impl Op {
@@ -74,53 +116,6 @@ struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
     first_error: Option<String>,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: bench_ceiling --op get|author|category|patch --books FILE [--concurrency N] \
-         [--duration SECS] [--warmup SECS] [--table NAME] [--limit N]"
-    );
-    std::process::exit(2)
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        op: Op::Get,
-        books: String::new(),
-        concurrency: 32,
-        duration: Duration::from_secs(10),
-        warmup: Duration::from_secs(1),
-        table: std::env::var("BOOKSTORE_TABLE").unwrap_or_else(|_| "Books".to_owned()),
-        limit: 20,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| usage());
-        let secs = |v: &str| Duration::from_secs_f64(v.parse().unwrap_or_else(|_| usage()));
-        match flag.as_str() {
-            "--op" => {
-                args.op = match value.as_str() {
-                    "get" => Op::Get,
-                    "author" => Op::Author,
-                    "category" => Op::Category,
-                    "patch" => Op::Patch,
-                    _ => usage(),
-                }
-            }
-            "--books" => args.books = value,
-            "--concurrency" => args.concurrency = value.parse().unwrap_or_else(|_| usage()),
-            "--duration" => args.duration = secs(&value),
-            "--warmup" => args.warmup = secs(&value),
-            "--table" => args.table = value,
-            "--limit" => args.limit = value.parse().unwrap_or_else(|_| usage()),
-            _ => usage(),
-        }
-    }
-    if args.books.is_empty() || args.concurrency == 0 {
-        usage();
-    }
-    args
 }
 
 fn load_keys(path: &str) -> Keys {
@@ -193,6 +188,14 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
+/// The table's key of a book.
+fn book_key(author: &str, title: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("Author".to_owned(), s(author)),
+        ("Title".to_owned(), s(title)),
+    ])
+}
+
 /// One request of the given kind, as the service would send it.
 async fn one_request(
     client: &Client,
@@ -203,87 +206,97 @@ async fn one_request(
     rng: &mut Rng,
 ) -> Result<(), String> {
     match op {
-        Op::Get => {
-            let (author, title) = &keys.books[rng.below(keys.books.len())];
-            client
-                .get_item()
-                .table_name(table)
-                .set_key(Some(HashMap::from([
-                    ("Author".to_owned(), s(author)),
-                    ("Title".to_owned(), s(title)),
-                ])))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| format!("GetItem: {e:?}"))?
-                .item
-                .ok_or_else(|| format!("GetItem: no book {author:?} / {title:?}"))?;
+        Op::Get => get(client, table, keys, rng).await,
+        Op::Author => {
+            let author = &keys.authors[rng.below(keys.authors.len())];
+            query(client, table, ("Author", author, None), limit).await
         }
-        Op::Author | Op::Category => {
-            let (attribute, partition, index) = if op == Op::Author {
-                let author = &keys.authors[rng.below(keys.authors.len())];
-                ("Author", author, None)
-            } else {
-                let category = &keys.categories[rng.below(keys.categories.len())];
-                ("Category", category, Some("CategoryIndex".to_owned()))
-            };
-            let out = client
-                .query()
-                .table_name(table)
-                .set_index_name(index)
-                .key_condition_expression("#n0 = :v0")
-                .expression_attribute_names("#n0", attribute)
-                .expression_attribute_values(":v0", s(partition))
-                .scan_index_forward(true)
-                .limit(limit + 1)
-                .set_consistent_read((op == Op::Author).then_some(true))
-                .send()
-                .await
-                .map_err(|e| format!("Query: {e:?}"))?;
-            if out.items().is_empty() {
-                return Err(format!("Query: no items for {attribute} = {partition:?}"));
-            }
+        Op::Category => {
+            let category = &keys.categories[rng.below(keys.categories.len())];
+            let partition = ("Category", category.as_str(), Some("CategoryIndex"));
+            query(client, table, partition, limit).await
         }
-        Op::Patch => {
-            let (author, title) = &keys.books[rng.below(keys.books.len())];
-            let now = OffsetDateTime::now_utc()
-                .replace_nanosecond(0)
-                .ok()
-                .and_then(|t| t.format(&Rfc3339).ok())
-                .unwrap_or_default();
-            client
-                .update_item()
-                .table_name(table)
-                .set_key(Some(HashMap::from([
-                    ("Author".to_owned(), s(author)),
-                    ("Title".to_owned(), s(title)),
-                ])))
-                .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
-                .condition_expression(
-                    "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
-                )
-                .set_expression_attribute_names(Some(HashMap::from([
-                    ("#n0".to_owned(), "Formats".to_owned()),
-                    ("#n1".to_owned(), "Audiobook".to_owned()),
-                    ("#n2".to_owned(), "UpdatedAt".to_owned()),
-                    ("#n3".to_owned(), "Version".to_owned()),
-                    ("#n4".to_owned(), "Author".to_owned()),
-                ])))
-                .set_expression_attribute_values(Some(HashMap::from([
-                    (":v0".to_owned(), s("X")),
-                    (":v1".to_owned(), s(&now)),
-                    (":v2".to_owned(), AttributeValue::N("1".to_owned())),
-                    (":v3".to_owned(), AttributeValue::N("31".to_owned())),
-                ])))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await
-                .map_err(|e| format!("UpdateItem: {e:?}"))?;
-        }
+        Op::Patch => patch(client, table, keys, rng).await,
     }
+}
+
+/// `get`: a strongly consistent GetItem of a random book.
+async fn get(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result<(), String> {
+    let (author, title) = &keys.books[rng.below(keys.books.len())];
+    client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(book_key(author, title)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| format!("GetItem: {e:?}"))?
+        .item
+        .ok_or_else(|| format!("GetItem: no book {author:?} / {title:?}"))?;
+    Ok(())
+}
+
+/// `author` and `category`: one page of a partition (attribute, value, index), as the listings
+/// ask for it; the table itself is read strongly consistent, an index cannot be.
+async fn query(
+    client: &Client,
+    table: &str,
+    (attribute, partition, index): (&str, &str, Option<&str>),
+    limit: i32,
+) -> Result<(), String> {
+    let out = client
+        .query()
+        .table_name(table)
+        .set_index_name(index.map(str::to_owned))
+        .key_condition_expression("#n0 = :v0")
+        .expression_attribute_names("#n0", attribute)
+        .expression_attribute_values(":v0", s(partition))
+        .scan_index_forward(true)
+        .limit(limit + 1)
+        .set_consistent_read(index.is_none().then_some(true))
+        .send()
+        .await
+        .map_err(|e| format!("Query: {e:?}"))?;
+    if out.items().is_empty() {
+        return Err(format!("Query: no items for {attribute} = {partition:?}"));
+    }
+    Ok(())
+}
+
+/// `patch`: the format PATCH's conditional UpdateItem on a random book.
+async fn patch(client: &Client, table: &str, keys: &Keys, rng: &mut Rng) -> Result<(), String> {
+    let (author, title) = &keys.books[rng.below(keys.books.len())];
+    let now = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(book_key(author, title)))
+        .update_expression("SET #n0.#n1 = :v0, #n2 = :v1 ADD #n3 :v2")
+        .condition_expression(
+            "attribute_exists(#n4) AND attribute_exists(#n0) AND size(#n0) <= :v3",
+        )
+        .set_expression_attribute_names(Some(HashMap::from([
+            ("#n0".to_owned(), "Formats".to_owned()),
+            ("#n1".to_owned(), "Audiobook".to_owned()),
+            ("#n2".to_owned(), "UpdatedAt".to_owned()),
+            ("#n3".to_owned(), "Version".to_owned()),
+            ("#n4".to_owned(), "Author".to_owned()),
+        ])))
+        .set_expression_attribute_values(Some(HashMap::from([
+            (":v0".to_owned(), s("X")),
+            (":v1".to_owned(), s(&now)),
+            (":v2".to_owned(), AttributeValue::N("1".to_owned())),
+            (":v3".to_owned(), AttributeValue::N("31".to_owned())),
+        ])))
+        .return_values(ReturnValue::AllNew)
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .map_err(|e| format!("UpdateItem: {e:?}"))?;
     Ok(())
 }
 
@@ -295,9 +308,69 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> f64 {
     f64::from(sorted_us[rank - 1]) / 1000.0
 }
 
+/// One worker: requests back to back until `end`, counting those that finish in `start..=end`.
+async fn worker(
+    w: usize,
+    client: Client,
+    table: Arc<str>,
+    keys: Arc<Keys>,
+    (op, limit): (Op, i32),
+    (start, end): (Instant, Instant),
+) -> Tally {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
+    let mut tally = Tally::default();
+    loop {
+        let sent = Instant::now();
+        if sent >= end {
+            break;
+        }
+        let result = one_request(&client, &table, op, limit, &keys, &mut rng).await;
+        let done = Instant::now();
+        if done < start || done > end {
+            continue;
+        }
+        match result {
+            Ok(()) => {
+                let us = done.duration_since(sent).as_micros();
+                tally
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
+            }
+            Err(e) => {
+                tally.errors += 1;
+                tally.first_error.get_or_insert(e);
+            }
+        }
+    }
+    tally
+}
+
+/// The JSON line `bench/bench.py` reads.
+fn report(args: &Args, latencies: &[u32], errors: u64, cpu_ticks: u64) -> serde_json::Value {
+    let clk_tck: f64 = std::env::var("BENCH_CLK_TCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100.0);
+    let secs = args.duration.as_secs_f64();
+    let requests = latencies.len();
+    let cpu_s = cpu_ticks as f64 / clk_tck;
+    serde_json::json!({
+        "op": args.op.name(),
+        "concurrency": args.concurrency,
+        "duration_s": secs,
+        "requests": requests,
+        "errors": errors,
+        "rps": requests as f64 / secs,
+        "p50_ms": percentile_ms(latencies, 0.50),
+        "p99_ms": percentile_ms(latencies, 0.99),
+        "cpu_s": cpu_s,
+        "cpu_ms_per_req": if requests > 0 { cpu_s * 1000.0 / requests as f64 } else { 0.0 },
+    })
+}
+
 #[tokio::main]
 async fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let keys = Arc::new(load_keys(&args.books));
     let sdk = bookstore::repository::load_sdk_config().await;
     let client = bookstore::repository::build_client(&sdk);
@@ -308,36 +381,14 @@ async fn main() {
     let end = start + args.duration;
     let workers: Vec<_> = (0..args.concurrency)
         .map(|w| {
-            let (client, keys, table) = (client.clone(), keys.clone(), table.clone());
-            let (op, limit) = (args.op, args.limit);
-            tokio::spawn(async move {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491_4F6C_DD1D));
-                let mut tally = Tally::default();
-                loop {
-                    let sent = Instant::now();
-                    if sent >= end {
-                        break;
-                    }
-                    let result = one_request(&client, &table, op, limit, &keys, &mut rng).await;
-                    let done = Instant::now();
-                    if done < start || done > end {
-                        continue;
-                    }
-                    match result {
-                        Ok(()) => {
-                            let us = done.duration_since(sent).as_micros();
-                            tally
-                                .latencies_us
-                                .push(u32::try_from(us).unwrap_or(u32::MAX));
-                        }
-                        Err(e) => {
-                            tally.errors += 1;
-                            tally.first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                tally
-            })
+            tokio::spawn(worker(
+                w,
+                client.clone(),
+                table.clone(),
+                keys.clone(),
+                (args.op, args.limit),
+                (start, end),
+            ))
         })
         .collect();
 
@@ -357,24 +408,8 @@ async fn main() {
         }
     }
     latencies.sort_unstable();
-    let clk_tck: f64 = std::env::var("BENCH_CLK_TCK")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100.0);
-    let secs = args.duration.as_secs_f64();
-    let requests = latencies.len();
-    let cpu_s = (cpu_after - cpu_before) as f64 / clk_tck;
-    let report = serde_json::json!({
-        "op": args.op.name(),
-        "concurrency": args.concurrency,
-        "duration_s": secs,
-        "requests": requests,
-        "errors": errors,
-        "rps": requests as f64 / secs,
-        "p50_ms": percentile_ms(&latencies, 0.50),
-        "p99_ms": percentile_ms(&latencies, 0.99),
-        "cpu_s": cpu_s,
-        "cpu_ms_per_req": if requests > 0 { cpu_s * 1000.0 / requests as f64 } else { 0.0 },
-    });
-    println!("{report}");
+    println!(
+        "{}",
+        report(&args, &latencies, errors, cpu_after - cpu_before)
+    );
 }

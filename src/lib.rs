@@ -1,12 +1,15 @@
 //! The bookstore service: the AWS DynamoDB tutorial's `Books` table behind a REST API.
 //!
 //! Read top-down: `domain` says what a book is, `repository` stores it in DynamoDB, `http`
-//! serves it, and `cli`, `config`, `server` and `telemetry` run the process.
+//! serves it, and `cli`, `server` and `telemetry` run the process. `auth_policy` is shared by
+//! the settings that choose it and the HTTP layer that enforces it.
 
-/// Subcommands: serve, migrate, seed, openapi, healthcheck.
+/// Who may write.
+pub mod auth_policy;
+/// The command line: `args` parses it (clap), `run` executes the parsed subcommand.
 pub mod cli;
-/// Command line and environment settings, validated at start-up.
-pub mod config;
+/// The parsed command line under its former name, which `main.rs` still uses.
+pub use cli::args as config;
 /// Books, names, validation and preconditions; no HTTP, no DynamoDB.
 pub mod domain;
 /// Routes, extractors, problem+json errors and the middleware stack.

@@ -163,7 +163,7 @@ impl SortOrder {
     }
 }
 
-/// Smallest and largest page size, and the default.
+/// Smallest page size a client may ask for.
 pub const PAGE_LIMIT_MIN: u32 = 1;
 /// Largest page size a client may ask for.
 pub const PAGE_LIMIT_MAX: u32 = 100;

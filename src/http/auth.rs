@@ -1,47 +1,13 @@
 //! Bearer-token authentication for writes. Reads are public.
 
-use std::sync::Arc;
-
 use axum::{
     extract::{Request, State},
     http::{Method, header},
     middleware::Next,
     response::Response,
 };
-use subtle::{Choice, ConstantTimeEq};
 
 use super::{AppState, problem::ApiError};
-use crate::config::Secret;
-
-/// Who may write.
-#[derive(Clone, Debug)]
-pub enum AuthPolicy {
-    /// Anyone (`BOOKSTORE_AUTH=none`, local development only).
-    Open,
-    /// Holders of one of these tokens.
-    Tokens(Arc<[Secret]>),
-}
-
-impl AuthPolicy {
-    /// Whether `presented` is one of the tokens, compared in constant time.
-    ///
-    /// Every token is compared, so timing tells nothing about which one (or how much of one)
-    /// matched; only a token's length can show, which is no help in guessing it.
-    fn accepts(&self, presented: Option<&str>) -> bool {
-        match self {
-            Self::Open => true,
-            Self::Tokens(tokens) => {
-                let Some(presented) = presented else {
-                    return false;
-                };
-                let hit = tokens.iter().fold(Choice::from(0), |hit, token| {
-                    hit | token.expose().as_bytes().ct_eq(presented.as_bytes())
-                });
-                hit.into()
-            }
-        }
-    }
-}
 
 /// Middleware: a write (anything but GET, HEAD, OPTIONS) needs `Authorization: Bearer <token>`.
 pub async fn require_token_for_writes(
@@ -78,16 +44,6 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn accepts_only_listed_tokens() {
-        let policy = AuthPolicy::Tokens(Arc::from(vec![Secret::new("alpha"), Secret::new("beta")]));
-        assert!(policy.accepts(Some("beta")));
-        assert!(!policy.accepts(Some("bet")));
-        assert!(!policy.accepts(Some("betaa")));
-        assert!(!policy.accepts(None));
-        assert!(AuthPolicy::Open.accepts(None));
-    }
 
     #[test]
     fn parses_the_bearer_scheme() {

@@ -17,12 +17,6 @@ use crate::domain::{Expectation, Revision, TagMatch};
 /// ConditionExpression, so two full headers stay well inside DynamoDB's 4 KB expression limit.
 const MAX_TAGS: usize = 16;
 
-/// The `ETag` header value for a revision.
-pub fn etag(revision: &Revision) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{revision}\""))
-        .expect("digits, hex, a dot and quotes are a valid header")
-}
-
 /// One parsed `If-Match` / `If-None-Match` header.
 #[derive(Debug, PartialEq, Eq)]
 enum TagList {

@@ -1,6 +1,8 @@
-//! The OpenAPI document (generated from the handlers) and the interactive docs page.
+//! The OpenAPI document (generated from the routes) and the interactive docs page.
 
-use axum::{Router, response::IntoResponse, routing::get};
+use std::sync::LazyLock;
+
+use axum::{Router, http::header};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
@@ -11,11 +13,12 @@ use utoipa::{
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{AppState, books, dto, formats, health, listings, merge_patch, problem, schemas};
+use super::{AppState, dto, health, merge_patch, problem, schemas};
 
-/// The whole API, as clients see it.
+/// What the API says of itself beyond its routes, which [`openapi`] adds from the router.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -25,19 +28,14 @@ use super::{AppState, books, dto, formats, health, listings, merge_patch, proble
                        `Idempotency-Key` is honoured by `POST /books` and `POST /books/batch` only; every other route ignores it.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    paths(
-        books::get_book, books::put_book, books::delete_book, books::create_book, books::batch_put, merge_patch::merge_patch_book,
-        formats::patch_formats, formats::put_format, formats::delete_format,
-        listings::list_author_books, listings::list_category_books,
-        books::head_book, health::live, health::ready, metrics_doc, openapi_doc, docs_redirect_doc, docs_page_doc,
-    ),
+    // Only the routes Swagger UI serves, which have no handler of ours to document.
+    paths(docs_redirect_doc, docs_page_doc),
     components(schemas(
         dto::BookResponse, dto::PutBookRequest, dto::NewBookRequest, dto::BatchRequest, dto::BatchResponse,
         dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam, merge_patch::MergePatchRequest, merge_patch::FormatsPatch,
         problem::Problem, problem::ProblemField, health::Health,
         schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix,
     )),
-    modifiers(&BearerAuth, &OptionalParametersAreNotNullable, &EveryResponseHasARequestId),
     tags(
         (name = "books", description = "One book by author and title"),
         (name = "formats", description = "A book's formats (hardcover, paperback, audiobook...)"),
@@ -50,26 +48,23 @@ pub struct ApiDoc;
 /// The OpenAPI document itself (this one).
 #[utoipa::path(get, path = "/openapi.json", operation_id = "getOpenApiDocument", tag = "operations",
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
-#[allow(dead_code)] // Describes a route served by `router`; never called.
-fn openapi_doc() {}
+async fn openapi_document() -> ([(header::HeaderName, &'static str); 1], &'static str) {
+    // Made on first use, not with the router: making it builds the routers, this one included.
+    static DOCUMENT: LazyLock<String> = LazyLock::new(openapi_json);
+    ([(header::CONTENT_TYPE, "application/json")], &DOCUMENT)
+}
 
 /// Interactive API documentation (Swagger UI), served with no external assets.
 #[utoipa::path(get, path = "/docs/", operation_id = "getDocsPage", tag = "operations",
     responses((status = 200, description = "The documentation page", content_type = "text/html", body = String)))]
-#[allow(dead_code)] // Describes a route served by `router`; never called.
+#[allow(dead_code)] // Swagger UI serves this route: the stub only carries its documentation.
 fn docs_page_doc() {}
 
 /// Redirects to the documentation page `/docs/`.
 #[utoipa::path(get, path = "/docs", operation_id = "getDocs", tag = "operations",
     responses((status = 303, description = "Redirect to `/docs/`", headers(("Location" = String, description = "`/docs/`")))))]
-#[allow(dead_code)] // Describes a route served by `router`; never called.
+#[allow(dead_code)] // Swagger UI serves this route: the stub only carries its documentation.
 fn docs_redirect_doc() {}
-
-/// Prometheus metrics: request counts and latency per route and status, DynamoDB calls per operation.
-#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
-#[allow(dead_code)] // Describes a route served in `http::app`; never called.
-fn metrics_doc() {}
 
 /// Adds the bearer security scheme that write operations name.
 struct BearerAuth;
@@ -177,33 +172,44 @@ fn strip_null(operation: &mut Operation) {
     }
 }
 
+/// The whole API, as clients see it: [`ApiDoc`] with every route's documentation.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let routes = super::route_groups();
+    let mut document = ApiDoc::openapi();
+    document.merge(
+        routes
+            .guarded
+            .merge(routes.public)
+            .merge(routes.metrics)
+            .into_openapi(),
+    );
+    // After the merge: they rewrite the routes' operations.
+    let modifiers: [&dyn Modify; 3] = [
+        &BearerAuth,
+        &OptionalParametersAreNotNullable,
+        &EveryResponseHasARequestId,
+    ];
+    for modifier in modifiers {
+        modifier.modify(&mut document);
+    }
+    document
+}
+
 /// The document as pretty JSON, exactly as `bookstore openapi` prints and `openapi/openapi.json` holds.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi()
+    openapi()
         .to_pretty_json()
         .expect("the OpenAPI document always serializes")
 }
 
 /// `/openapi.json` and `/docs` (Swagger UI, its assets compiled in: no network needed).
-pub fn router() -> Router<AppState> {
-    let document = openapi_json();
-    Router::new()
-        .route(
-            "/openapi.json",
-            get(move || {
-                let document = document.clone();
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        document,
-                    )
-                        .into_response()
-                }
-            }),
-        )
-        .merge(SwaggerUi::new("/docs").config(
-            // A token entered under "Authorize" lives only as long as the page: persisting it would
-            // put a write credential in localStorage, readable by any script on the origin.
-            utoipa_swagger_ui::Config::new(["/openapi.json"]).persist_authorization(false),
-        ))
+pub fn router() -> OpenApiRouter<AppState> {
+    let swagger = SwaggerUi::new("/docs").config(
+        // A token entered under "Authorize" lives only as long as the page: persisting it would
+        // put a write credential in localStorage, readable by any script on the origin.
+        utoipa_swagger_ui::Config::new(["/openapi.json"]).persist_authorization(false),
+    );
+    OpenApiRouter::new()
+        .routes(routes!(openapi_document))
+        .merge(OpenApiRouter::from(Router::from(swagger)))
 }

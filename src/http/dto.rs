@@ -9,6 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::schemas::{FormatId, FormatName, Formats, Name, TitlePrefix};
 use crate::domain::{BatchOutcome, Book, Page};
 
+/// Most books in one batch (TransactWriteItems takes at most 100 items).
+pub const MAX_BATCH: usize = 100;
+
 /// A book as the API returns it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = Book, example = json!({
@@ -86,6 +89,9 @@ pub struct NewBookRequest {
     #[schema(value_type = Option<Formats>)]
     pub formats: Option<BTreeMap<String, String>>,
 }
+
+// utoipa takes only literals for `min_items`, `max_items`, `minimum`, `maximum` and `default`, so
+// the limits in this file's attributes are written out; the tests check each against its constant.
 
 /// Body of `POST /books/batch`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,4 +193,41 @@ pub enum SortOrderParam {
     Asc,
     /// Z to A.
     Desc,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use utoipa::{IntoParams, PartialSchema, openapi::path::ParameterIn};
+
+    use super::*;
+    use crate::domain::{MAX_FORMATS, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN};
+
+    fn schema_of<T: PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).unwrap()
+    }
+
+    #[test]
+    fn the_documented_limits_are_the_constants() {
+        assert_eq!(
+            schema_of::<BatchRequest>()["properties"]["books"]["maxItems"],
+            json!(MAX_BATCH)
+        );
+        assert_eq!(
+            schema_of::<FormatPatchRequest>()["properties"]["remove"]["maxItems"],
+            json!(MAX_FORMATS)
+        );
+        let params =
+            serde_json::to_value(ListQuery::into_params(|| Some(ParameterIn::Query))).unwrap();
+        let limit = &params[0]["schema"];
+        assert_eq!(
+            (&limit["minimum"], &limit["maximum"], &limit["default"]),
+            (
+                &json!(PAGE_LIMIT_MIN),
+                &json!(PAGE_LIMIT_MAX),
+                &json!(PAGE_LIMIT_DEFAULT)
+            ),
+            "{limit}"
+        );
+    }
 }

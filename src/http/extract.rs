@@ -1,9 +1,17 @@
 //! Extractors that turn every rejection into the same problem+json as the handlers' errors.
 
+use std::error::Error as _;
+
 use axum::{
+    Json,
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Path, Query, Request},
-    http::{header, request::Parts},
+    extract::{
+        FromRequest, FromRequestParts, Path, Query, Request,
+        rejection::{
+            BytesRejection, JsonRejection, JsonSyntaxError, PathRejection, QueryRejection,
+        },
+    },
+    http::{StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
@@ -26,6 +34,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Not `Json::from_request`: its media type check also takes `application/*+json` (a merge
+        // patch, say) and refuses parameters `mime` cannot parse, which this one ignores.
         check_content_type(
             request.headers().get(header::CONTENT_TYPE),
             "application/json",
@@ -50,21 +60,49 @@ pub(super) async fn read_body<S: Send + Sync>(
 ) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, state)
         .await
-        .map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-            } else {
-                ApiError::BadRequest("the request body could not be read".into())
-            }
-        })
+        .map_err(body_error)
 }
 
 /// Parses JSON bytes: 400 when malformed, 422 (naming the field) when of the wrong shape.
+///
+/// A well-formed body of the right shape, the usual case, is read in one pass, as is one whose
+/// first fault is its syntax. A shape error seen mid-stream is not the last word: a syntax error
+/// further on still makes the body a 400, and an object may repeat a member (the last one
+/// counts), which a typed parse refuses. Only then is the body read as a document, then as `T`.
 pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Two steps so that syntax errors (400) and shape errors (422) are told apart.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    serde_path_to_error::deserialize(value).map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
+    match Json::from_bytes(bytes) {
+        Ok(Json(value)) => Ok(value),
+        Err(JsonRejection::JsonSyntaxError(rejection)) => Err(malformed(&rejection)),
+        Err(_) => {
+            let document: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+            serde_path_to_error::deserialize(document)
+                .map_err(|e| ApiError::Validation(vec![shape_error(&e)]))
+        }
+    }
+}
+
+/// The 400 of a syntax error, in serde's words without axum's preamble.
+fn malformed(rejection: &JsonSyntaxError) -> ApiError {
+    let mut source = rejection.source();
+    while let Some(error) = source {
+        if let Some(error) = error.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            return ApiError::BadRequest(format!("malformed JSON: {}", error.inner()));
+        }
+        if let Some(error) = error.downcast_ref::<serde_json::Error>() {
+            return ApiError::BadRequest(format!("malformed JSON: {error}"));
+        }
+        source = error.source();
+    }
+    ApiError::BadRequest(format!("malformed JSON: {}", rejection.body_text()))
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+    } else {
+        ApiError::BadRequest("the request body could not be read".into())
+    }
 }
 
 /// Refuses (415) a body whose media type is not `expected`; parameters such as `charset` are ignored.
@@ -95,7 +133,7 @@ pub(super) fn check_content_type(
 }
 
 /// Names the field a serde error is about. The path already ends at an unknown field; a missing
-/// field is named after its parent.
+/// field is named after its parent, and serde says which only in its message.
 fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
     let message = e.inner().to_string();
     let path = match e.path().to_string() {
@@ -111,31 +149,30 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
         (None, true) => "body".to_owned(),
         (None, false) => path,
     };
-    // serde appends " at line 1 column 9"; the position means nothing once the field is named.
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
+    // Read from a document, not from text, the error carries no line and column.
     FieldError::new(field, message)
 }
 
 /// Path parameters; a segment that is not valid UTF-8 once decoded is a 400.
-#[derive(Debug)]
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-impl<S, T> FromRequestParts<S> for ApiPath<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = ApiError;
+/// Query parameters; anything that does not parse is a 400.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(v)| ApiPath(v))
-            .map_err(|e| ApiError::BadRequest(format!("bad path: {}", e.body_text())))
+// axum's text says what is wrong with the input; the prefix says which input it was.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(format!("bad path: {}", rejection.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::BadRequest(format!("bad query string: {}", rejection.body_text()))
     }
 }
 
@@ -166,25 +203,6 @@ impl<S: Send + Sync> FromRequestParts<S> for BookPath {
     }
 }
 
-/// Query parameters; anything that does not parse is a 400.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<S, T> FromRequestParts<S> for ApiQuery<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| ApiQuery(v))
-            .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,7 +210,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[allow(dead_code)] // A shape to parse into; the tests look at its errors, not its fields.
     struct Body {
         category: String,
         books: Option<Vec<Inner>>,
@@ -200,15 +218,16 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[allow(dead_code)] // As `Body`.
     struct Inner {
         title: String,
     }
 
     fn field_of(json: &str) -> String {
-        let value: serde_json::Value = serde_json::from_str(json).unwrap();
-        let err = serde_path_to_error::deserialize::<_, Body>(value).unwrap_err();
-        shape_error(&err).field
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("a 422 expected, got {other:?}"),
+        }
     }
 
     #[test]
@@ -225,6 +244,42 @@ mod tests {
             "books[0].x"
         );
         assert_eq!(field_of(r#"[]"#), "body");
+    }
+
+    #[test]
+    fn syntax_errors_read_as_the_two_pass_parser_said() {
+        for json in [
+            r#"{"category": "#,
+            r#"{"category":1e400}"#,
+            r#"{"category":"x",}"#,
+            r#"{"category":"x"} 1"#,
+            "nul",
+            "",
+        ] {
+            let before = serde_json::from_str::<serde_json::Value>(json).unwrap_err();
+            match parse_json::<Body>(json.as_bytes()) {
+                Err(ApiError::BadRequest(detail)) => {
+                    assert_eq!(detail, format!("malformed JSON: {before}"), "{json}")
+                }
+                other => panic!("a 400 expected for {json:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_beats_shape_and_a_repeated_member_is_the_last() {
+        let deep = "[".repeat(200);
+        for json in [r#"{"colour": 1, "#, deep.as_str()] {
+            assert!(
+                matches!(
+                    parse_json::<Body>(json.as_bytes()),
+                    Err(ApiError::BadRequest(_))
+                ),
+                "{json}"
+            );
+        }
+        let body: Body = parse_json(br#"{"category": "a", "category": "b"}"#).unwrap();
+        assert_eq!(body.category, "b");
     }
 
     #[test]

@@ -2,14 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::{patch, put},
-};
+use axum::{extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
@@ -27,13 +22,10 @@ use crate::domain::{
 };
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/books/{author}/{title}/formats", patch(patch_formats))
-        .route(
-            "/books/{author}/{title}/formats/{format}",
-            put(put_format).delete(delete_format),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(patch_formats))
+        .routes(routes!(put_format, delete_format))
 }
 
 /// Add and remove formats in one atomic write.

@@ -22,10 +22,9 @@ use utoipa::{
 
 use super::{
     auth::bearer_token,
-    books::location,
-    conditional::etag,
     dto::{BatchResponse, BookResponse},
     extract::{JsonBody, check_content_type, parse_json, read_body},
+    headers::{etag, location},
     problem::{ApiError, Problem},
 };
 use crate::{
@@ -236,7 +235,7 @@ impl ToSchema for IdempotencyKeyHeader {}
 /// The `Idempotency-Key` parameter of the routes that take it, for the OpenAPI document.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
-#[allow(dead_code)]
+#[allow(dead_code)] // utoipa reads its shape; `Keyed` reads the header itself.
 pub struct IdempotencyKeyParam {
     /// Makes a retry safe: 1 to 255 printable ASCII characters (anything else is a 400), scoped to the bearer token, remembered for 24 hours after a success (other routes ignore it).
     #[param(rename = "Idempotency-Key", value_type = Option<IdempotencyKeyHeader>, inline)]
@@ -246,7 +245,7 @@ pub struct IdempotencyKeyParam {
 /// The 422 of a route that takes `Idempotency-Key`, listed after `BodyErrors` to replace its
 /// description there. It describes a response; it is never constructed.
 #[derive(IntoResponses)]
-#[allow(dead_code)]
+#[allow(dead_code)] // utoipa reads its shape; the answer itself is an `ApiError`.
 pub enum KeyedErrors {
     /// Invalid fields (a keyed batch holds at most 99 books), or an Idempotency-Key used in the last 24 hours for a different body or route; `errors` names every invalid field.
     #[response(status = 422, content_type = "application/problem+json", example = json!({

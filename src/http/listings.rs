@@ -1,7 +1,8 @@
 //! `/authors/{author}/books` and `/categories/{category}/books`: paginated listings.
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State};
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
@@ -20,10 +21,10 @@ use crate::{
 };
 
 /// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/authors/{author}/books", get(list_author_books))
-        .route("/categories/{category}/books", get(list_category_books))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_author_books))
+        .routes(routes!(list_category_books))
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod dto;
 mod extract;
 mod formats;
+mod headers;
 mod health;
 mod idempotency;
 mod listings;
@@ -23,7 +24,6 @@ use axum::{
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, header},
     middleware::{from_fn, from_fn_with_state},
-    routing::get,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
@@ -37,11 +37,12 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use auth::AuthPolicy;
 pub use middleware::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
 pub use problem::{ApiError, Problem};
 
+pub use crate::auth_policy::AuthPolicy;
 use crate::repository::BookRepository;
 
 /// What every handler can reach.
@@ -95,10 +96,35 @@ pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
     app_with(state, cors_origins, &HttpOptions::default())
 }
 
+/// Every route of the API and its documentation, grouped by how [`app_with`] mounts them.
+///
+/// Each route is declared once, with `routes!` in its module's `router()`; serving and the
+/// OpenAPI document ([`docs::openapi`]) are both read from here.
+struct RouteGroups {
+    /// Behind the bearer-token check for writes.
+    guarded: OpenApiRouter<AppState>,
+    /// Health checks and the documentation.
+    public: OpenApiRouter<AppState>,
+    /// `/metrics`, on the API port or on its own.
+    metrics: OpenApiRouter<AppState>,
+}
+
+fn route_groups() -> RouteGroups {
+    RouteGroups {
+        guarded: OpenApiRouter::new()
+            .merge(books::router())
+            .merge(formats::router())
+            .merge(listings::router()),
+        public: OpenApiRouter::new()
+            .merge(health::router())
+            .merge(docs::router()),
+        metrics: OpenApiRouter::new().routes(routes!(render_metrics)),
+    }
+}
+
 /// `/metrics` alone, for a separate address the load balancer does not route to.
 pub fn metrics_app(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(render_metrics))
+    Router::from(route_groups().metrics)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }
@@ -107,20 +133,18 @@ pub fn metrics_app(state: AppState) -> Router {
 ///
 /// `cors_origins` lists the browser origins allowed to call the API; empty means no CORS headers.
 pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOptions) -> Router {
-    let api = Router::new()
-        .merge(books::router())
-        .merge(formats::router())
-        .merge(listings::router())
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            auth::require_token_for_writes,
-        ));
-    let mut router = Router::new()
-        .merge(api)
-        .merge(health::router())
-        .merge(docs::router());
+    let RouteGroups {
+        guarded,
+        public,
+        metrics,
+    } = route_groups();
+    let api = Router::from(guarded).route_layer(from_fn_with_state(
+        state.clone(),
+        auth::require_token_for_writes,
+    ));
+    let mut router = Router::new().merge(api).merge(Router::from(public));
     if options.metrics_on_api_port {
-        router = router.route("/metrics", get(render_metrics));
+        router = router.merge(Router::from(metrics));
     }
     let router = router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
@@ -158,6 +182,9 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
     router.layer(layers)
 }
 
+/// Prometheus metrics: request counts and latency per route and status, DynamoDB calls per operation.
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 async fn render_metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
     state.metrics.render()
 }

@@ -11,7 +11,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{conditional::etag, dto::BookResponse};
+use super::{dto::BookResponse, headers::etag};
 use crate::{
     domain::{Book, FieldError},
     repository::StoreError,

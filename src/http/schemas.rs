@@ -12,6 +12,10 @@ use utoipa::{
     },
 };
 
+use crate::domain::{
+    Author, FormatId as FormatIdValue, FormatName as FormatNameValue, MAX_FORMATS, Title,
+};
+
 /// Unicode category Cc: C0, DEL and C1.
 const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
 /// Unicode White_Space outside Cc.
@@ -53,29 +57,32 @@ macro_rules! schema {
     };
 }
 
+/// The longest author, title or category, which one schema describes (a test checks they agree).
+const NAME_MAX: usize = Author::MAX_CHARS;
+
 schema!(
     /// An author, title or category.
-    Name => name(256, "1 to 256 characters, no control characters, no leading or trailing whitespace", "John Grisham")
+    Name => name(NAME_MAX, &format!("1 to {NAME_MAX} characters, no control characters, no leading or trailing whitespace"), "John Grisham")
 );
 schema!(
     /// The name of a format.
-    FormatName => name(64, "A format name: 1 to 64 characters, no control characters, no leading or trailing whitespace", "Hardcover")
+    FormatName => name(FormatNameValue::MAX_CHARS, &format!("A format name: 1 to {} characters, no control characters, no leading or trailing whitespace", FormatNameValue::MAX_CHARS), "Hardcover")
 );
 schema!(
     /// The id of a book in one format.
-    FormatId => name(64, "A format id: 1 to 64 characters, no control characters, no leading or trailing whitespace", "J4SUKVGU")
+    FormatId => name(FormatIdValue::MAX_CHARS, &format!("A format id: 1 to {} characters, no control characters, no leading or trailing whitespace", FormatIdValue::MAX_CHARS), "J4SUKVGU")
 );
 schema!(
     /// Format name to id, at most 32 entries.
     Formats => ObjectBuilder::new()
         .schema_type(Type::Object)
-        .max_properties(Some(32))
+        .max_properties(Some(MAX_FORMATS))
         .property_names(Some(match FormatName::schema() {
             RefOr::T(schema) => schema,
             RefOr::Ref(_) => unreachable!("FormatName is an inline schema"),
         }))
         .additional_properties(Some(FormatId::schema()))
-        .description(Some("Format name to format id, at most 32 entries"))
+        .description(Some(format!("Format name to format id, at most {MAX_FORMATS} entries")))
         .examples([serde_json::json!({"Hardcover": "J4SUKVGU", "Paperback": "D7YF4FCX"})])
         .into()
 );
@@ -92,7 +99,7 @@ schema!(
     /// A title prefix for listings.
     TitlePrefix => ObjectBuilder::new()
         .schema_type(Type::String)
-        .max_length(Some(256))
+        .max_length(Some(Title::MAX_CHARS))
         .pattern(Some(format!("^[^{CONTROL}]*$")))
         .description(Some("Only titles starting with this; empty means no filter"))
         .examples(["The"])
@@ -102,7 +109,7 @@ schema!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Title;
+    use crate::domain::Category;
 
     const SAMPLES: &[&str] = &[
         "Hamlet",
@@ -137,6 +144,12 @@ mod tests {
                 "{sample:?}"
             );
         }
+    }
+
+    #[test]
+    fn one_name_schema_fits_authors_titles_and_categories() {
+        assert_eq!(NAME_MAX, Title::MAX_CHARS);
+        assert_eq!(NAME_MAX, Category::MAX_CHARS);
     }
 
     #[test]

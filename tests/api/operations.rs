@@ -157,42 +157,35 @@ fn the_committed_openapi_document_is_current() {
     );
 }
 
-#[test]
-fn every_route_of_the_contract_is_documented() {
+/// The router and the document come from the same `routes!` declarations; this checks the
+/// other direction of that promise at runtime: every documented operation is routed (no
+/// "no such route" 404, no 405), whatever the handler then answers.
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let app = spawn_app().await;
     let document: Value = serde_json::from_str(&bookstore::http::docs::openapi_json()).unwrap();
-    let operations: Vec<String> = document["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, item)| {
-            item.as_object()
-                .unwrap()
-                .keys()
-                .map(move |m| format!("{} {path}", m.to_uppercase()))
-        })
-        .collect();
-    for expected in [
-        "GET /books/{author}/{title}",
-        "PUT /books/{author}/{title}",
-        "POST /books",
-        "DELETE /books/{author}/{title}",
-        "PATCH /books/{author}/{title}/formats",
-        "PUT /books/{author}/{title}/formats/{format}",
-        "DELETE /books/{author}/{title}/formats/{format}",
-        "GET /authors/{author}/books",
-        "GET /categories/{category}/books",
-        "POST /books/batch",
-        "GET /health/live",
-        "GET /health/ready",
-        "GET /openapi.json",
-        "GET /docs",
-        "GET /metrics",
-    ] {
-        assert!(
-            operations.contains(&expected.to_owned()),
-            "{expected} is not documented: {operations:?}"
-        );
+    let paths = document["paths"].as_object().unwrap();
+    let mut checked = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{author}", "A")
+            .replace("{title}", "T")
+            .replace("{category}", "C")
+            .replace("{format}", "F");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = app.request(method.clone(), &concrete).send().await.unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            // A HEAD answer has no body to tell the two 404s apart; its GET is checked too.
+            if status == StatusCode::NOT_FOUND && method != Method::HEAD {
+                let body: Value = response.json().await.unwrap();
+                assert_ne!(body["detail"], "no such route", "{method} {path}");
+            }
+            checked += 1;
+        }
     }
+    assert!(checked > 0, "no operation documented");
 }
 
 #[tokio::test]

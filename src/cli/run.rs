@@ -1,4 +1,4 @@
-//! What each subcommand does, given its parsed arguments.
+//! Runs the subcommand `args` parsed: what each one does.
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -8,7 +8,8 @@ use tokio::{
 };
 
 use crate::{
-    config::{Cli, Command, ConfigError, HealthcheckArgs, SeedArgs, ServeArgs, TableArgs},
+    auth_policy::AuthPolicy,
+    cli::args::{Cli, Command, ConfigError, HealthcheckArgs, SeedArgs, ServeArgs, TableArgs},
     http::{self, AppState},
     repository::{self, BookRepository, StoreError, migrate, seed},
     server, telemetry,
@@ -49,16 +50,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
-    let table = table.validated()?;
     let sdk = repository::load_sdk_config().await;
-    Ok(BookRepository::new(repository::build_client(&sdk), table))
+    Ok(BookRepository::new(
+        repository::build_client(&sdk),
+        table.table.as_str(),
+    ))
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     telemetry::init_logging();
     let auth = args.auth_policy()?;
-    let origins = args.cors_origins()?;
-    if matches!(auth, http::AuthPolicy::Open) {
+    let origins = args.cors_origins();
+    if matches!(auth, AuthPolicy::Open) {
         tracing::warn!(
             "BOOKSTORE_AUTH=none: anyone can write. Use this for local development only"
         );

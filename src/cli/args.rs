@@ -1,15 +1,18 @@
-//! Configuration: the command line, its environment variables, and their validation.
+//! The command line parsed by clap: flags, their `BOOKSTORE_*` variables, and the parsers that
+//! validate each value, so a bad one is refused before anything runs.
 //!
 //! Every setting can come from a flag or from its `BOOKSTORE_*` variable; AWS settings come from
 //! the standard AWS variables and files, read by `aws-config`.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
 
 use crate::{
-    http::{self, AuthPolicy, HttpOptions},
+    auth_policy::AuthPolicy,
+    http::{self, HttpOptions},
     server::{self, ConnectionLimits},
 };
 
@@ -45,7 +48,8 @@ pub struct TableArgs {
         long,
         env = "BOOKSTORE_TABLE",
         value_name = "BOOKSTORE_TABLE",
-        default_value = "Books"
+        default_value = "Books",
+        value_parser = table_name
     )]
     pub table: String,
 }
@@ -68,20 +72,22 @@ pub struct ServeArgs {
         long,
         env = "BOOKSTORE_API_TOKENS",
         value_name = "BOOKSTORE_API_TOKENS",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = token_list
     )]
-    pub api_tokens: Option<Secret>,
+    pub api_tokens: Option<Tokens>,
     /// `none` lets anyone write (local development only).
-    #[arg(long, env = "BOOKSTORE_AUTH", value_name = "BOOKSTORE_AUTH")]
-    pub auth: Option<String>,
+    #[arg(long, env = "BOOKSTORE_AUTH", value_name = "BOOKSTORE_AUTH", value_parser = auth_mode)]
+    pub auth: Option<AuthMode>,
     /// Comma-separated browser origins allowed by CORS (e.g. `https://shop.example.com`).
     #[arg(
         long,
         env = "BOOKSTORE_CORS_ORIGINS",
         value_name = "BOOKSTORE_CORS_ORIGINS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = cors_origin
     )]
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<Option<HeaderValue>>,
     /// Seconds a client has to send complete request headers before its connection is closed.
     #[arg(
         long,
@@ -141,35 +147,19 @@ pub struct HealthcheckArgs {
     pub addr: SocketAddr,
 }
 
-/// A setting that must never be printed: its `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
+/// The bearer tokens of `BOOKSTORE_API_TOKENS`, at least one; `Debug` never shows them.
+pub type Tokens = Arc<[SecretString]>;
 
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: &str) -> Self {
-        Self(Arc::from(value))
-    }
-
-    /// The secret itself, for the one place that compares it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// What `BOOKSTORE_AUTH` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Unset or empty: writes need a token.
+    Tokens,
+    /// `none`: anyone may write.
+    Open,
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self::new(value)
-    }
-}
-
-/// A setting that is present but unusable; the message names the variable.
+/// Settings that are each valid but do not go together; the message names the variables.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Neither tokens nor the explicit opt-out.
@@ -180,65 +170,71 @@ pub enum ConfigError {
     /// Both tokens and the opt-out: ambiguous, so refused.
     #[error("BOOKSTORE_API_TOKENS and BOOKSTORE_AUTH=none are both set; set only one")]
     ConflictingAuth,
-    /// An unknown `BOOKSTORE_AUTH`.
-    #[error("BOOKSTORE_AUTH must be 'none' or unset, got '{0}'")]
-    BadAuthMode(String),
-    /// Tokens listed but all empty.
-    #[error("BOOKSTORE_API_TOKENS holds no token")]
-    EmptyTokens,
-    /// A table name DynamoDB would refuse.
-    #[error("BOOKSTORE_TABLE must be 3 to {max} characters of a-z, A-Z, 0-9, '_', '-' and '.', got '{0}'", max = MAX_TABLE_NAME)]
-    BadTable(String),
-    /// An origin that is not a valid header value.
-    #[error("BOOKSTORE_CORS_ORIGINS holds an invalid origin '{0}'")]
-    BadOrigin(String),
 }
 
 /// DynamoDB allows 255; `-migrations` and `-idempotency` (the longer) are appended for the
 /// ledger and the Idempotency-Key records.
 const MAX_TABLE_NAME: usize = 255 - "-idempotency".len();
 
-impl TableArgs {
-    /// The validated table name.
-    pub fn validated(&self) -> Result<&str, ConfigError> {
-        let ok = (3..=MAX_TABLE_NAME).contains(&self.table.len())
-            && self
-                .table
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-        if ok {
-            Ok(&self.table)
-        } else {
-            Err(ConfigError::BadTable(self.table.clone()))
-        }
+/// A table name DynamoDB accepts.
+fn table_name(table: &str) -> Result<String, String> {
+    let ok = (3..=MAX_TABLE_NAME).contains(&table.len())
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(table.to_owned())
+    } else {
+        Err(format!(
+            "BOOKSTORE_TABLE must be 3 to {MAX_TABLE_NAME} characters of a-z, A-Z, 0-9, '_', '-' and '.', got '{table}'"
+        ))
     }
+}
+
+/// The comma-separated tokens, blanks dropped; none at all is refused.
+fn token_list(list: &str) -> Result<Tokens, String> {
+    let tokens: Vec<SecretString> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from)
+        .collect();
+    if tokens.is_empty() {
+        return Err("BOOKSTORE_API_TOKENS holds no token".to_owned());
+    }
+    Ok(Arc::from(tokens))
+}
+
+/// `none` (any case) or nothing.
+fn auth_mode(mode: &str) -> Result<AuthMode, String> {
+    match mode.trim() {
+        "" => Ok(AuthMode::Tokens),
+        mode if mode.eq_ignore_ascii_case("none") => Ok(AuthMode::Open),
+        other => Err(format!(
+            "BOOKSTORE_AUTH must be 'none' or unset, got '{other}'"
+        )),
+    }
+}
+
+/// One origin as a header value; a blank list element is `None` and ignored.
+fn cors_origin(origin: &str) -> Result<Option<HeaderValue>, String> {
+    let origin = origin.trim();
+    if origin.is_empty() {
+        return Ok(None);
+    }
+    HeaderValue::from_str(origin)
+        .map(Some)
+        .map_err(|_| format!("BOOKSTORE_CORS_ORIGINS holds an invalid origin '{origin}'"))
 }
 
 impl ServeArgs {
     /// Who may write, refusing to start without an explicit choice.
     pub fn auth_policy(&self) -> Result<AuthPolicy, ConfigError> {
-        let open = match self.auth.as_deref().map(str::trim) {
-            None | Some("") => false,
-            Some(mode) if mode.eq_ignore_ascii_case("none") => true,
-            Some(other) => return Err(ConfigError::BadAuthMode(other.to_owned())),
-        };
-        match (&self.api_tokens, open) {
-            (Some(_), true) => Err(ConfigError::ConflictingAuth),
-            (None, true) => Ok(AuthPolicy::Open),
-            (None, false) => Err(ConfigError::NoAuth),
-            (Some(list), false) => {
-                let tokens: Vec<Secret> = list
-                    .expose()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(Secret::new)
-                    .collect();
-                if tokens.is_empty() {
-                    return Err(ConfigError::EmptyTokens);
-                }
-                Ok(AuthPolicy::Tokens(Arc::from(tokens)))
-            }
+        match (&self.api_tokens, self.auth.unwrap_or(AuthMode::Tokens)) {
+            (Some(_), AuthMode::Open) => Err(ConfigError::ConflictingAuth),
+            (None, AuthMode::Open) => Ok(AuthPolicy::Open),
+            (None, AuthMode::Tokens) => Err(ConfigError::NoAuth),
+            (Some(tokens), AuthMode::Tokens) => Ok(AuthPolicy::Tokens(tokens.clone())),
         }
     }
 
@@ -258,14 +254,9 @@ impl ServeArgs {
         }
     }
 
-    /// The CORS origins as header values.
-    pub fn cors_origins(&self) -> Result<Vec<HeaderValue>, ConfigError> {
-        self.cors_origins
-            .iter()
-            .map(|o| o.trim())
-            .filter(|o| !o.is_empty())
-            .map(|o| HeaderValue::from_str(o).map_err(|_| ConfigError::BadOrigin(o.to_owned())))
-            .collect()
+    /// The CORS origins, blanks dropped.
+    pub fn cors_origins(&self) -> Vec<HeaderValue> {
+        self.cors_origins.iter().flatten().cloned().collect()
     }
 }
 
@@ -273,45 +264,31 @@ impl ServeArgs {
 mod tests {
     use super::*;
 
-    fn serve_args(tokens: Option<&str>, auth: Option<&str>) -> ServeArgs {
-        ServeArgs {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            table: TableArgs {
-                table: "Books".into(),
-            },
-            api_tokens: tokens.map(Secret::new),
-            auth: auth.map(str::to_owned),
-            cors_origins: vec![],
-            header_read_timeout_secs: server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
-            idle_timeout_secs: server::DEFAULT_IDLE_TIMEOUT.as_secs(),
-            max_in_flight: http::DEFAULT_MAX_IN_FLIGHT,
-            metrics_addr: None,
+    fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["bookstore", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("serve expected, got {other:?}"),
         }
+    }
+
+    fn policy(args: &[&str]) -> Result<AuthPolicy, ConfigError> {
+        serve(args).expect("valid flags").auth_policy()
     }
 
     #[test]
     fn auth_needs_an_explicit_choice() {
+        assert!(matches!(policy(&[]), Err(ConfigError::NoAuth)));
+        assert!(matches!(policy(&["--auth", "none"]), Ok(AuthPolicy::Open)));
+        assert!(matches!(policy(&["--auth", "None "]), Ok(AuthPolicy::Open)));
+        assert!(matches!(policy(&["--auth", ""]), Err(ConfigError::NoAuth)));
         assert!(matches!(
-            serve_args(None, None).auth_policy(),
-            Err(ConfigError::NoAuth)
-        ));
-        assert!(matches!(
-            serve_args(None, Some("none")).auth_policy(),
-            Ok(AuthPolicy::Open)
-        ));
-        assert!(matches!(
-            serve_args(Some("a"), Some("none")).auth_policy(),
+            policy(&["--api-tokens", "a", "--auth", "none"]),
             Err(ConfigError::ConflictingAuth)
         ));
-        assert!(matches!(
-            serve_args(None, Some("off")).auth_policy(),
-            Err(ConfigError::BadAuthMode(_))
-        ));
-        assert!(matches!(
-            serve_args(Some(" , "), None).auth_policy(),
-            Err(ConfigError::EmptyTokens)
-        ));
-        let Ok(AuthPolicy::Tokens(tokens)) = serve_args(Some("a, b"), None).auth_policy() else {
+        assert!(serve(&["--auth", "off"]).is_err());
+        assert!(serve(&["--api-tokens", " , "]).is_err());
+        let Ok(AuthPolicy::Tokens(tokens)) = policy(&["--api-tokens", "a, b"]) else {
             panic!("tokens expected");
         };
         assert_eq!(tokens.len(), 2);
@@ -319,14 +296,24 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let args = serve_args(Some("hunter2"), None);
+        let args = serve(&["--api-tokens", "hunter2"]).unwrap();
         assert!(!format!("{args:?}").contains("hunter2"));
     }
 
     #[test]
     fn table_names_follow_dynamodb_rules() {
-        let table = |t: &str| TableArgs { table: t.into() }.validated().is_ok();
+        let table = |t: &str| table_name(t).is_ok();
         assert!(table("Books") && table("books-test_1.x"));
         assert!(!table("ab") && !table("Bad Name") && !table(&"a".repeat(250)));
+    }
+
+    #[test]
+    fn cors_origins_drop_blanks_and_refuse_invalid_values() {
+        let args = serve(&["--cors-origins", "https://a.example, ,https://b.example"]).unwrap();
+        assert_eq!(
+            args.cors_origins(),
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(serve(&["--cors-origins", "https://a.example\u{7f}"]).is_err());
     }
 }

@@ -1,0 +1,46 @@
+//! The header values that name a book: its entity tag and its URL.
+//!
+//! Handlers, problem documents and recorded idempotent answers all write them; they live apart
+//! from any of those so that none has to import another.
+
+use axum::http::HeaderValue;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::domain::{BookKey, Revision};
+
+/// Everything but RFC 3986 unreserved characters is encoded, `/` included.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The `ETag` header value for a revision.
+pub fn etag(revision: &Revision) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{revision}\""))
+        .expect("digits, hex, a dot and quotes are a valid header")
+}
+
+/// The percent-encoded URL of a book.
+pub fn location(key: &BookKey) -> HeaderValue {
+    let url = format!(
+        "/books/{}/{}",
+        utf8_percent_encode(key.author.as_str(), SEGMENT),
+        utf8_percent_encode(key.title.as_str(), SEGMENT)
+    );
+    HeaderValue::from_str(&url).expect("percent-encoded text is a valid header")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_encodes_every_reserved_character() {
+        let key = BookKey::parse("Dr. Seuss".into(), "Yes/No #?%+ 東".into()).unwrap();
+        assert_eq!(
+            location(&key),
+            "/books/Dr.%20Seuss/Yes%2FNo%20%23%3F%25%2B%20%E6%9D%B1"
+        );
+    }
+}
