@@ -6,17 +6,35 @@ use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::Timeou
 use aws_sdk_dynamodb::{
     Client,
     config::{
+        StalledStreamProtectionConfig,
         interceptors::InterceptorContext,
         retry::{ClassifyRetry, RetryAction},
     },
 };
 
-/// How long to wait for a TCP/TLS connection to DynamoDB.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
-/// How long one attempt may take; DynamoDB answers in milliseconds, so this only catches stalls.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1_500);
-/// How long one operation may take across retries, so a stalled DynamoDB is a 503 within seconds.
-const OPERATION_TIMEOUT: Duration = Duration::from_millis(4_000);
+/// How long the client waits on DynamoDB: connecting, one attempt, and a whole operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTimeouts {
+    /// How long to wait for a TCP/TLS connection to DynamoDB.
+    pub connect: Duration,
+    /// How long one attempt may take; DynamoDB answers in milliseconds, so this only catches stalls.
+    pub attempt: Duration,
+    /// How long one operation may take across retries, so a stalled DynamoDB is a 503 within
+    /// seconds (inside the request deadline).
+    pub operation: Duration,
+}
+
+impl Default for ClientTimeouts {
+    /// What the service runs with.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_millis(1_000),
+            attempt: Duration::from_millis(1_500),
+            operation: Duration::from_millis(4_000),
+        }
+    }
+}
+
 /// Attempts per operation (the first plus retries), with the SDK's standard jittered backoff.
 const MAX_ATTEMPTS: u32 = 3;
 
@@ -30,15 +48,23 @@ pub async fn load_sdk_config() -> SdkConfig {
 ///
 /// Build it once and clone it: clones share the connection pool and the credentials cache.
 pub fn build_client(sdk: &SdkConfig) -> Client {
+    build_client_with(sdk, ClientTimeouts::default())
+}
+
+/// [`build_client`] with other timeouts (the tests give moto, a Python engine, more time).
+pub fn build_client_with(sdk: &SdkConfig, limits: ClientTimeouts) -> Client {
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
+        .connect_timeout(limits.connect)
+        .operation_attempt_timeout(limits.attempt)
+        .operation_timeout(limits.operation)
         .build();
     let config = aws_sdk_dynamodb::config::Builder::from(sdk)
         .timeout_config(timeouts)
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
         .retry_classifier(NoRetryAfterTimeout)
+        // The attempt timeout above already bounds a stalled answer (DynamoDB's are a few KiB,
+        // read in one go); the SDK's throughput monitor on top of it only costs CPU per call.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build();
     Client::from_conf(config)
 }

@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::{
     types::{IndexStatus, TableStatus},
 };
 
-pub use client::{build_client, load_sdk_config};
+pub use client::{ClientTimeouts, build_client, build_client_with, load_sdk_config};
 pub use error::StoreError;
 pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
 pub use listings::BooksOf;

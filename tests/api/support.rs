@@ -41,6 +41,27 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The service's client for `endpoint`, with longer timeouts on moto alone.
+///
+/// moto is Python serving every request under one interpreter lock: while the suite runs in
+/// parallel on two cores, a 100-book transaction there can outlast the 1.5 s attempt timeout,
+/// which DynamoDB (milliseconds) and dynoxide never come near, and the answer is a 503. The
+/// fault tests, which point `endpoint` at a proxy or a fake, keep the service's own timeouts.
+async fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let sdk = sdk_config(endpoint).await;
+    let on_moto = std::env::var("BOOKSTORE_TEST_ENGINE").as_deref() == Ok("moto");
+    if on_moto && endpoint == engine_endpoint() {
+        let limits = repository::ClientTimeouts {
+            attempt: Duration::from_secs(5),
+            operation: Duration::from_millis(5_500),
+            ..Default::default()
+        };
+        repository::build_client_with(&sdk, limits)
+    } else {
+        repository::build_client(&sdk)
+    }
+}
+
 /// A running app over its own freshly migrated table.
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -61,7 +82,7 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init_logging();
     }
-    let client = repository::build_client(&sdk_config(endpoint).await);
+    let client = client_for(endpoint).await;
     let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
     if migrate_table {
         migrate::run(&client, &table).await.unwrap_or_else(|e| {
@@ -93,7 +114,7 @@ impl TestApp {
     /// Another app over this one's table, reaching the engine at `endpoint`: a second task of
     /// the service, sharing nothing with this one but the tables.
     pub async fn sibling(&self, endpoint: &str) -> TestApp {
-        let client = repository::build_client(&sdk_config(endpoint).await);
+        let client = client_for(endpoint).await;
         serve_app(BookRepository::new(client, self.repo.table())).await
     }
 
