@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: the request path allocates and frees many small, short-lived
+/// buffers across threads, where glibc's allocator cost a quarter of the service's CPU and grew one
+/// arena per thread (measured in BENCHMARKS.md, "Profiles").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = bookstore::config::Cli::parse();
