@@ -10,13 +10,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
-    conditional::{WritePrecondition, not_modified},
+    conditional::{IfNoneMatchParam, WritePrecondition, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, MAX_BATCH, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
     headers::{etag, location},
     idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
     problem::{ApiError, Problem},
-    responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
+    responses::{
+        AuthErrors, BackendErrors, BodyErrors, BookNotFound, InputErrors, PreconditionFailed,
+    },
     schemas::EntityTags,
 };
 use crate::{
@@ -72,17 +74,13 @@ fn created_response(key: &BookKey, book: Book) -> Response {
 /// Get one book.
 #[utoipa::path(
     get, path = "/books/{author}/{title}", operation_id = "getBook", tag = "books",
-    params(
-        BookPathParams,
-        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "ETags (or `*`); a match answers 304"),
-    ),
+    params(BookPathParams, IfNoneMatchParam),
     responses(
         (status = 200, description = "The book", body = BookResponse,
             headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 304, description = "Not modified: the book still has a tag listed in If-None-Match",
             headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        InputErrors, BackendErrors,
+        BookNotFound, InputErrors, BackendErrors,
     )
 )]
 pub async fn get_book(
@@ -108,10 +106,7 @@ pub async fn get_book(
 /// Get one book's headers (`ETag`) without its body.
 #[utoipa::path(
     head, path = "/books/{author}/{title}", operation_id = "headBook", tag = "books",
-    params(
-        BookPathParams,
-        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "ETags (or `*`); a match answers 304"),
-    ),
+    params(BookPathParams, IfNoneMatchParam),
     responses(
         (status = 200, description = "The book exists", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
@@ -148,8 +143,7 @@ pub async fn head_book(
         (status = 201, description = "Created", body = BookResponse,
             headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"),
                     ("Location" = String, description = "The book's URL"))),
-        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, AuthErrors, BackendErrors,
+        PreconditionFailed, BodyErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn put_book(
@@ -221,9 +215,7 @@ pub async fn create_book(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        InputErrors, AuthErrors, BackendErrors,
+        BookNotFound, PreconditionFailed, InputErrors, AuthErrors, BackendErrors,
     )
 )]
 pub async fn delete_book(

@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
 };
 
-use super::problem::ApiError;
+use super::{problem::ApiError, schemas::EntityTags};
 use crate::domain::{Expectation, Revision, TagMatch};
 
 /// Most entity tags accepted in one header. Each becomes a clause of about 60 characters in the
@@ -116,6 +116,29 @@ pub fn not_modified(headers: &HeaderMap, current: &Revision) -> Result<bool, Api
         Some(TagList::Any) => true,
         Some(TagList::Tags(tags)) => revisions(&tags, true).contains(current),
     })
+}
+
+// The header parameters that several routes document alike; a route whose header means something
+// of its own (`*`, create-only) lists it inline. Doc comments are the descriptions, as published.
+
+/// The `If-Match` of the format routes, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // utoipa reads its shape; `WritePrecondition` reads the header itself.
+pub struct IfMatchParam {
+    /// Write only if the stored ETag is listed
+    #[param(rename = "If-Match", value_type = Option<EntityTags>, inline)]
+    if_match: Option<String>,
+}
+
+/// The `If-None-Match` of `GET` and `HEAD` of a book, for the OpenAPI document.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // utoipa reads its shape; `not_modified` reads the header itself.
+pub struct IfNoneMatchParam {
+    /// ETags (or `*`); a match answers 304
+    #[param(rename = "If-None-Match", value_type = Option<EntityTags>, inline)]
+    if_none_match: Option<String>,
 }
 
 #[cfg(test)]

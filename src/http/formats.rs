@@ -9,12 +9,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     AppState,
     books::{book_response, for_book},
-    conditional::WritePrecondition,
-    dto::{BookResponse, FormatIdRequest, FormatPatchRequest},
+    conditional::{IfMatchParam, WritePrecondition},
+    dto::{FormatIdRequest, FormatPatchRequest},
     extract::{ApiPath, BookPath, BookPathParams, JsonBody},
-    problem::{ApiError, Problem},
-    responses::{AuthErrors, BackendErrors, BodyErrors, InputErrors},
-    schemas::{EntityTags, FormatName as FormatNameSchema},
+    problem::ApiError,
+    responses::{
+        AuthErrors, BackendErrors, BodyErrors, BookChanged, BookNotFound, InputErrors,
+        PreconditionFailed,
+    },
+    schemas::FormatName as FormatNameSchema,
 };
 use crate::domain::{
     BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
@@ -31,19 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Add and remove formats in one atomic write.
 #[utoipa::path(
     patch, path = "/books/{author}/{title}/formats", operation_id = "patchBookFormats", tag = "formats",
-    params(
-        BookPathParams,
-        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
-    ),
+    params(BookPathParams, IfMatchParam),
     request_body(content = FormatPatchRequest, content_type = "application/json"),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, AuthErrors, BackendErrors,
-    )
+    responses(BookChanged, BookNotFound, PreconditionFailed, BodyErrors, AuthErrors, BackendErrors)
 )]
 pub async fn patch_formats(
     State(state): State<AppState>,
@@ -80,17 +74,11 @@ pub(super) struct FormatPathParams {
     params(
         BookPathParams,
         ("format" = FormatNameSchema, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
-        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
+        IfMatchParam,
     ),
     request_body(content = FormatIdRequest, content_type = "application/json"),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, AuthErrors, BackendErrors,
-    )
+    responses(BookChanged, BookNotFound, PreconditionFailed, BodyErrors, AuthErrors, BackendErrors)
 )]
 pub async fn put_format(
     State(state): State<AppState>,
@@ -120,16 +108,10 @@ pub async fn put_format(
     params(
         BookPathParams,
         ("format" = FormatNameSchema, Path, description = "The format name", example = "Paperback"),
-        ("If-Match" = inline(Option<EntityTags>), Header, description = "Write only if the stored ETag is listed"),
+        IfMatchParam,
     ),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The book after the change", body = BookResponse,
-            headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book"))),
-        (status = 404, description = "No such book", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Precondition failed", body = Problem, content_type = "application/problem+json"),
-        InputErrors, AuthErrors, BackendErrors,
-    )
+    responses(BookChanged, BookNotFound, PreconditionFailed, InputErrors, AuthErrors, BackendErrors)
 )]
 pub async fn delete_format(
     State(state): State<AppState>,

@@ -1,21 +1,45 @@
-//! Reusable sets of documented error responses, so each route's OpenAPI annotation lists only
-//! what is particular to it. These types describe responses; they are never constructed.
+//! Reusable sets of documented responses, so each route's OpenAPI annotation lists only what is
+//! particular to it. These types describe responses; they are never constructed.
+//!
+//! Each `#[response(...)]` stands on one line: a variant reads as one row of a table of responses.
 #![allow(dead_code)]
 
 use utoipa::IntoResponses;
 
-use super::problem::Problem;
+use super::{dto::BookResponse, problem::Problem};
+
+/// The answer of a write that changed an existing book.
+#[derive(IntoResponses)]
+pub enum BookChanged {
+    /// The book after the change
+    #[response(status = 200, content_type = "application/json", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book")))]
+    Changed(BookResponse),
+}
+
+/// The 404 of a route on one book.
+#[derive(IntoResponses)]
+pub enum BookNotFound {
+    /// No such book
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// The 412 of a write with `If-Match` or `If-None-Match`.
+#[derive(IntoResponses)]
+pub enum PreconditionFailed {
+    /// Precondition failed
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+}
 
 /// Errors of a request without a body: bad path, query or precondition header, invalid names.
 #[derive(IntoResponses)]
 pub enum InputErrors {
     /// Bad path encoding, query parameter, cursor or precondition header.
-    #[response(status = 400, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "limit must be an integer from 1 to 100, got '500'", "instance": "/authors/John%20Grisham/books"}))]
+    #[response(status = 400, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "limit must be an integer from 1 to 100, got '500'", "instance": "/authors/John%20Grisham/books"}))]
     BadRequest(Problem),
     /// A name in the path fails validation; `errors` names it.
-    #[response(status = 422, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books/%20Ann/T", "errors": [{"field": "author", "message": "must not start or end with whitespace"}]}))]
+    #[response(status = 422, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books/%20Ann/T", "errors": [{"field": "author", "message": "must not start or end with whitespace"}]}))]
     Invalid(Problem),
 }
 
@@ -23,24 +47,19 @@ pub enum InputErrors {
 #[derive(IntoResponses)]
 pub enum BodyErrors {
     /// Malformed JSON, bad path encoding or precondition header.
-    #[response(status = 400, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "malformed JSON: EOF while parsing an object at line 1 column 13", "instance": "/books"}))]
+    #[response(status = 400, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "malformed JSON: EOF while parsing an object at line 1 column 13", "instance": "/books"}))]
     BadRequest(Problem),
     /// The body did not arrive within 10 seconds (a slow upload).
-    #[response(status = 408, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": "the request body did not arrive within 10 seconds", "instance": "/books"}))]
+    #[response(status = 408, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Request Timeout", "status": 408, "detail": "the request body did not arrive within 10 seconds", "instance": "/books"}))]
     Timeout(Problem),
     /// The body is over 64 KiB.
-    #[response(status = 413, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the request body is larger than 65536 bytes", "instance": "/books"}))]
+    #[response(status = 413, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the request body is larger than 65536 bytes", "instance": "/books"}))]
     TooLarge(Problem),
     /// The body is not `application/json` (or has no Content-Type).
-    #[response(status = 415, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "the body must be application/json, not 'text/plain'", "instance": "/books"}))]
+    #[response(status = 415, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "the body must be application/json, not 'text/plain'", "instance": "/books"}))]
     NotJson(Problem),
     /// Well-formed input that fails validation; `errors` names every invalid field.
-    #[response(status = 422, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books", "errors": [{"field": "formats.Hardcover", "message": "format id must not be empty"}]}))]
+    #[response(status = 422, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books", "errors": [{"field": "formats.Hardcover", "message": "format id must not be empty"}]}))]
     Invalid(Problem),
 }
 
@@ -48,9 +67,7 @@ pub enum BodyErrors {
 #[derive(IntoResponses)]
 pub enum AuthErrors {
     /// Missing or invalid bearer token.
-    #[response(status = 401, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "a valid bearer token is required for writes", "instance": "/books"}),
-        headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+    #[response(status = 401, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "a valid bearer token is required for writes", "instance": "/books"}), headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
     Unauthorized(Problem),
 }
 
@@ -59,8 +76,6 @@ pub enum AuthErrors {
 pub enum BackendErrors {
     /// DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
     /// `Retry-After` seconds.
-    #[response(status = 503, content_type = "application/problem+json",
-        example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}),
-        headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]
+    #[response(status = 503, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}), headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]
     Unavailable(Problem),
 }
