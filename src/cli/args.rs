@@ -7,13 +7,13 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::http::HeaderValue;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, builder::RangedU64ValueParser, value_parser};
 use secrecy::SecretString;
 
 use crate::{
     auth_policy::AuthPolicy,
     http::{self, HttpOptions},
-    server::{self, ConnectionLimits},
+    server::{ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT},
 };
 
 /// The bookstore service: a REST API over the tutorial's DynamoDB `Books` table.
@@ -40,17 +40,19 @@ pub enum Command {
     Healthcheck(HealthcheckArgs),
 }
 
+// One `#[arg]` a line, in the same order for every setting: the flag and its variable; the
+// variable again as the value's name in the help; then how the value is read (default, parser).
+
+/// Where `serve` listens unless told otherwise; `healthcheck` assumes the same.
+const DEFAULT_ADDR: &str = "0.0.0.0:8080";
+
 /// Which table to use.
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// DynamoDB table name.
-    #[arg(
-        long,
-        env = "BOOKSTORE_TABLE",
-        value_name = "BOOKSTORE_TABLE",
-        default_value = "Books",
-        value_parser = table_name
-    )]
+    #[arg(long, env = "BOOKSTORE_TABLE")]
+    #[arg(value_name = "BOOKSTORE_TABLE")]
+    #[arg(default_value = "Books", value_parser = table_name)]
     pub table: String,
 }
 
@@ -58,70 +60,49 @@ pub struct TableArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "BOOKSTORE_ADDR",
-        value_name = "BOOKSTORE_ADDR",
-        default_value = "0.0.0.0:8080"
-    )]
+    #[arg(long, env = "BOOKSTORE_ADDR")]
+    #[arg(value_name = "BOOKSTORE_ADDR")]
+    #[arg(default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
     #[command(flatten)]
     pub table: TableArgs,
     /// Comma-separated bearer tokens allowed to write.
-    #[arg(
-        long,
-        env = "BOOKSTORE_API_TOKENS",
-        value_name = "BOOKSTORE_API_TOKENS",
-        hide_env_values = true,
-        value_parser = token_list
-    )]
+    #[arg(long, env = "BOOKSTORE_API_TOKENS")]
+    #[arg(value_name = "BOOKSTORE_API_TOKENS")]
+    #[arg(hide_env_values = true, value_parser = token_list)]
     pub api_tokens: Option<Tokens>,
     /// `none` lets anyone write (local development only).
-    #[arg(long, env = "BOOKSTORE_AUTH", value_name = "BOOKSTORE_AUTH", value_parser = auth_mode)]
+    #[arg(long, env = "BOOKSTORE_AUTH")]
+    #[arg(value_name = "BOOKSTORE_AUTH")]
+    #[arg(value_parser = auth_mode)]
     pub auth: Option<AuthMode>,
     /// Comma-separated browser origins allowed by CORS (e.g. `https://shop.example.com`).
-    #[arg(
-        long,
-        env = "BOOKSTORE_CORS_ORIGINS",
-        value_name = "BOOKSTORE_CORS_ORIGINS",
-        value_delimiter = ',',
-        value_parser = cors_origin
-    )]
+    #[arg(long, env = "BOOKSTORE_CORS_ORIGINS")]
+    #[arg(value_name = "BOOKSTORE_CORS_ORIGINS")]
+    #[arg(value_delimiter = ',', value_parser = cors_origin)]
     pub cors_origins: Vec<Option<HeaderValue>>,
     /// Seconds a client has to send complete request headers before its connection is closed.
-    #[arg(
-        long,
-        env = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
-        value_name = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS",
-        default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..=300)
-    )]
+    #[arg(long, env = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS")]
+    #[arg(value_name = "BOOKSTORE_HEADER_READ_TIMEOUT_SECS")]
+    #[arg(default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    #[arg(value_parser = seconds(300))]
     pub header_read_timeout_secs: u64,
     /// Seconds an idle keep-alive connection is kept open. Longer than the ALB's 60 s idle
     /// timeout, so the load balancer, not the service, closes idle connections (no 502s).
-    #[arg(
-        long,
-        env = "BOOKSTORE_IDLE_TIMEOUT_SECS",
-        value_name = "BOOKSTORE_IDLE_TIMEOUT_SECS",
-        default_value_t = server::DEFAULT_IDLE_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..=3600)
-    )]
+    #[arg(long, env = "BOOKSTORE_IDLE_TIMEOUT_SECS")]
+    #[arg(value_name = "BOOKSTORE_IDLE_TIMEOUT_SECS")]
+    #[arg(default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs())]
+    #[arg(value_parser = seconds(3600))]
     pub idle_timeout_secs: u64,
     /// Requests handled at once; beyond it a request gets an immediate 503 with `Retry-After`.
-    #[arg(
-        long,
-        env = "BOOKSTORE_MAX_IN_FLIGHT",
-        value_name = "BOOKSTORE_MAX_IN_FLIGHT",
-        default_value_t = http::DEFAULT_MAX_IN_FLIGHT,
-        value_parser = clap::value_parser!(u32).range(1..=65_536)
-    )]
+    #[arg(long, env = "BOOKSTORE_MAX_IN_FLIGHT")]
+    #[arg(value_name = "BOOKSTORE_MAX_IN_FLIGHT")]
+    #[arg(default_value_t = http::DEFAULT_MAX_IN_FLIGHT)]
+    #[arg(value_parser = value_parser!(u32).range(1..=65_536))]
     pub max_in_flight: u32,
     /// Serve `/metrics` on this address instead of the API port (e.g. `0.0.0.0:9090`).
-    #[arg(
-        long,
-        env = "BOOKSTORE_METRICS_ADDR",
-        value_name = "BOOKSTORE_METRICS_ADDR"
-    )]
+    #[arg(long, env = "BOOKSTORE_METRICS_ADDR")]
+    #[arg(value_name = "BOOKSTORE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 }
 
@@ -138,12 +119,9 @@ pub struct SeedArgs {
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
     /// The address `serve` listens on; the check connects to its port on 127.0.0.1.
-    #[arg(
-        long,
-        env = "BOOKSTORE_ADDR",
-        value_name = "BOOKSTORE_ADDR",
-        default_value = "0.0.0.0:8080"
-    )]
+    #[arg(long, env = "BOOKSTORE_ADDR")]
+    #[arg(value_name = "BOOKSTORE_ADDR")]
+    #[arg(default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
 }
 
@@ -189,6 +167,11 @@ fn table_name(table: &str) -> Result<String, String> {
             "BOOKSTORE_TABLE must be 3 to {MAX_TABLE_NAME} characters of a-z, A-Z, 0-9, '_', '-' and '.', got '{table}'"
         ))
     }
+}
+
+/// A whole number of seconds from 1 to `max`.
+fn seconds(max: u64) -> RangedU64ValueParser<u64> {
+    value_parser!(u64).range(1..=max)
 }
 
 /// The comma-separated tokens, blanks dropped; none at all is refused.
