@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
-    conditional::{IfNoneMatchParam, WritePrecondition, not_modified},
+    conditional::{BookWrite, IfNoneMatchParam, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, MAX_BATCH, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
     headers::{etag, location},
@@ -148,8 +148,7 @@ pub async fn head_book(
 )]
 pub async fn put_book(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    WritePrecondition(expectation): WritePrecondition,
+    BookWrite { key, expectation }: BookWrite,
     JsonBody(body): JsonBody<PutBookRequest>,
 ) -> Result<Response, ApiError> {
     let content = BookContent::parse(body.category, body.formats).map_err(ApiError::Validation)?;
@@ -220,8 +219,7 @@ pub async fn create_book(
 )]
 pub async fn delete_book(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    WritePrecondition(expectation): WritePrecondition,
+    BookWrite { key, expectation }: BookWrite,
 ) -> Result<StatusCode, ApiError> {
     state
         .repo

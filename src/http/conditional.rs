@@ -10,8 +10,8 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
 };
 
-use super::{problem::ApiError, schemas::EntityTags};
-use crate::domain::{Expectation, Revision, TagMatch};
+use super::{extract::BookPath, problem::ApiError, schemas::EntityTags};
+use crate::domain::{BookKey, Expectation, Revision, TagMatch};
 
 /// Most entity tags accepted in one header. Each becomes a clause of about 60 characters in the
 /// ConditionExpression, so two full headers stay well inside DynamoDB's 4 KB expression limit.
@@ -106,6 +106,27 @@ impl<S: Send + Sync> FromRequestParts<S> for WritePrecondition {
             if_match: if_match.map(|l| tag_match(l, false)),
             if_none_match: if_none_match.map(|l| tag_match(l, true)),
         }))
+    }
+}
+
+/// A write to one book: its validated key and its precondition, read in that order (an invalid
+/// name is a 422 even when a precondition header is malformed too).
+#[derive(Debug)]
+pub struct BookWrite {
+    /// The book's key, from the path.
+    pub key: BookKey,
+    /// What `If-Match` / `If-None-Match` require of the stored book.
+    pub expectation: Expectation,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BookWrite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let BookPath(key) = BookPath::from_request_parts(parts, state).await?;
+        let WritePrecondition(expectation) =
+            WritePrecondition::from_request_parts(parts, state).await?;
+        Ok(Self { key, expectation })
     }
 }
 

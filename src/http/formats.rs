@@ -2,16 +2,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::{extract::State, http::StatusCode, response::Response};
+use axum::{
+    extract::{FromRequestParts, State},
+    http::{StatusCode, request::Parts},
+    response::Response,
+};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
     books::{book_response, for_book},
-    conditional::{IfMatchParam, WritePrecondition},
+    conditional::{BookWrite, IfMatchParam},
     dto::{FormatIdRequest, FormatPatchRequest},
-    extract::{ApiPath, BookPath, BookPathParams, JsonBody},
+    extract::{ApiPath, BookPathParams, JsonBody},
     problem::ApiError,
     responses::{
         AuthErrors, BackendErrors, BodyErrors, BookChanged, BookNotFound, InputErrors,
@@ -20,8 +24,8 @@ use super::{
     schemas::FormatName as FormatNameSchema,
 };
 use crate::domain::{
-    BookKey, Expectation, FieldError, FormatChange, FormatChangeError, FormatId, FormatName,
-    Formats, MAX_FORMATS, Validator,
+    FieldError, FormatChange, FormatChangeError, FormatId, FormatName, Formats, MAX_FORMATS,
+    Validator,
 };
 
 /// The routes of this module.
@@ -41,8 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 pub async fn patch_formats(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    WritePrecondition(expectation): WritePrecondition,
+    write: BookWrite,
     JsonBody(body): JsonBody<FormatPatchRequest>,
 ) -> Result<Response, ApiError> {
     let remove = body.remove.unwrap_or_default();
@@ -60,31 +63,43 @@ pub async fn patch_formats(
         .filter_map(|name| v.check(&format!("formats.{name}"), FormatName::parse(name)))
         .collect();
     let add = v.finish(add).map_err(ApiError::Validation)?;
-    apply(&state, &key, add, remove, &expectation).await
+    apply(&state, &write, add, remove).await
 }
 
 #[derive(Deserialize)]
-pub(super) struct FormatPathParams {
-    pub format: String,
+struct FormatPathParams {
+    format: String,
+}
+
+/// A write to one format of a book: the book's key and precondition, and the format name as sent
+/// (the handler checks it, together with the body).
+pub(super) struct FormatWrite {
+    write: BookWrite,
+    format: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FormatWrite {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let write = BookWrite::from_request_parts(parts, state).await?;
+        let ApiPath(FormatPathParams { format }) =
+            ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self { write, format })
+    }
 }
 
 /// Set one format's id.
 #[utoipa::path(
     put, path = "/books/{author}/{title}/formats/{format}", operation_id = "putBookFormat", tag = "formats",
-    params(
-        BookPathParams,
-        ("format" = FormatNameSchema, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"),
-        IfMatchParam,
-    ),
+    params(BookPathParams, ("format" = FormatNameSchema, Path, description = "The format name, 1 to 64 characters", example = "Audiobook"), IfMatchParam),
     request_body(content = FormatIdRequest, content_type = "application/json"),
     security(("bearer" = [])),
     responses(BookChanged, BookNotFound, PreconditionFailed, BodyErrors, AuthErrors, BackendErrors)
 )]
 pub async fn put_format(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    ApiPath(FormatPathParams { format }): ApiPath<FormatPathParams>,
-    WritePrecondition(expectation): WritePrecondition,
+    FormatWrite { write, format }: FormatWrite,
     JsonBody(body): JsonBody<FormatIdRequest>,
 ) -> Result<Response, ApiError> {
     let field = format!("formats.{format}");
@@ -92,51 +107,30 @@ pub async fn put_format(
     let name = v.check(&field, FormatName::parse(format));
     let id = v.check(&field, FormatId::parse(body.id));
     let entry = v.finish(name.zip(id)).map_err(ApiError::Validation)?;
-    apply(
-        &state,
-        &key,
-        Formats::from([entry]),
-        BTreeSet::new(),
-        &expectation,
-    )
-    .await
+    apply(&state, &write, Formats::from([entry]), BTreeSet::new()).await
 }
 
 /// Remove one format; removing an absent one still counts as a write.
 #[utoipa::path(
     delete, path = "/books/{author}/{title}/formats/{format}", operation_id = "deleteBookFormat", tag = "formats",
-    params(
-        BookPathParams,
-        ("format" = FormatNameSchema, Path, description = "The format name", example = "Paperback"),
-        IfMatchParam,
-    ),
+    params(BookPathParams, ("format" = FormatNameSchema, Path, description = "The format name", example = "Paperback"), IfMatchParam),
     security(("bearer" = [])),
     responses(BookChanged, BookNotFound, PreconditionFailed, InputErrors, AuthErrors, BackendErrors)
 )]
 pub async fn delete_format(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    ApiPath(FormatPathParams { format }): ApiPath<FormatPathParams>,
-    WritePrecondition(expectation): WritePrecondition,
+    FormatWrite { write, format }: FormatWrite,
 ) -> Result<Response, ApiError> {
     let field = format!("formats.{format}");
     let name = FormatName::parse(format).map_err(|e| ApiError::invalid(field, e))?;
-    apply(
-        &state,
-        &key,
-        BTreeMap::new(),
-        BTreeSet::from([name]),
-        &expectation,
-    )
-    .await
+    apply(&state, &write, BTreeMap::new(), BTreeSet::from([name])).await
 }
 
 async fn apply(
     state: &AppState,
-    key: &BookKey,
+    write: &BookWrite,
     add: Formats,
     remove: BTreeSet<FormatName>,
-    expectation: &Expectation,
 ) -> Result<Response, ApiError> {
     let change = FormatChange::new(add, remove).map_err(|e| {
         let field = match &e {
@@ -148,8 +142,8 @@ async fn apply(
     })?;
     let book = state
         .repo
-        .update_formats(key, &change, expectation)
+        .update_formats(&write.key, &change, &write.expectation)
         .await
-        .map_err(for_book(key))?;
+        .map_err(for_book(&write.key))?;
     Ok(book_response(StatusCode::OK, book))
 }

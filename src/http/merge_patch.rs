@@ -20,9 +20,9 @@ use utoipa::{
 use super::{
     AppState,
     books::{book_response, for_book},
-    conditional::WritePrecondition,
+    conditional::BookWrite,
     dto::BookResponse,
-    extract::{BookPath, BookPathParams, check_content_type, read_json},
+    extract::{BookPathParams, check_content_type, read_json},
     problem::{ApiError, Problem},
     responses::{AuthErrors, BackendErrors, BodyErrors},
     schemas::{EntityTags, FormatId, FormatName, Name},
@@ -152,8 +152,7 @@ pub enum MergePatchResponses {
 )]
 pub async fn merge_patch_book(
     State(state): State<AppState>,
-    BookPath(key): BookPath,
-    WritePrecondition(expectation): WritePrecondition,
+    BookWrite { key, expectation }: BookWrite,
     MergePatchBody(body): MergePatchBody,
 ) -> Result<Response, ApiError> {
     let patch = BookPatch::parse(body.category, body.formats).map_err(ApiError::Validation)?;
