@@ -67,7 +67,22 @@ pub struct PutBookRequest {
     pub formats: Option<BTreeMap<String, String>>,
 }
 
+// utoipa takes only literals for `min_items`, `max_items`, `minimum`, `maximum` and `default`, so
+// the limits in this file's attributes are written out; the tests check each against its constant.
+
+/// Body of `POST /books/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// 1 to 100 books with distinct (author, title).
+    #[schema(min_items = 1, max_items = 100)]
+    pub books: Vec<NewBookRequest>,
+}
+
 /// A complete new book (`POST /books`, and each entry of a batch).
+//
+// `category` and `formats` repeat `PutBookRequest`: `#[serde(flatten)]` would lose
+// `deny_unknown_fields` and make the schema an `allOf`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -88,18 +103,6 @@ pub struct NewBookRequest {
     #[serde(default)]
     #[schema(value_type = Option<Formats>)]
     pub formats: Option<BTreeMap<String, String>>,
-}
-
-// utoipa takes only literals for `min_items`, `max_items`, `minimum`, `maximum` and `default`, so
-// the limits in this file's attributes are written out; the tests check each against its constant.
-
-/// Body of `POST /books/batch`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    /// 1 to 100 books with distinct (author, title).
-    #[schema(min_items = 1, max_items = 100)]
-    pub books: Vec<NewBookRequest>,
 }
 
 /// Result of `POST /books/batch`.
