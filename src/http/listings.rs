@@ -52,14 +52,7 @@ pub async fn list_author_books(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PageResponse>, ApiError> {
     let author = Author::parse(author).map_err(|e| ApiError::invalid("author", e))?;
-    let page = page_request(query)?;
-    Ok(Json(
-        state
-            .repo
-            .list(BooksOf::Author(&author), &page)
-            .await?
-            .into(),
-    ))
+    list(&state, BooksOf::Author(&author), query).await
 }
 
 /// Books of one category, in title order (from a GSI: eventually consistent).
@@ -77,14 +70,17 @@ pub async fn list_category_books(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<PageResponse>, ApiError> {
     let category = Category::parse(category).map_err(|e| ApiError::invalid("category", e))?;
+    list(&state, BooksOf::Category(&category), query).await
+}
+
+/// One page of the books of `of`, once the query checks out.
+async fn list(
+    state: &AppState,
+    of: BooksOf<'_>,
+    query: ListQuery,
+) -> Result<Json<PageResponse>, ApiError> {
     let page = page_request(query)?;
-    Ok(Json(
-        state
-            .repo
-            .list(BooksOf::Category(&category), &page)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.repo.list(of, &page).await?.into()))
 }
 
 /// Checks the query parameters; every problem is a 400 naming the parameter.
