@@ -14,7 +14,7 @@ use super::{
     dto::{BatchRequest, BatchResponse, BookResponse, MAX_BATCH, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
     headers::{etag, location},
-    idempotency::{self, IdempotencyKeyParam, Keyed, KeyedErrors},
+    idempotency::{self, IdempotencyKeyParam, Keyed, KeyedWriteErrors},
     problem::{ApiError, Problem},
     responses::{
         AuthErrors, BackendErrors, BodyErrors, BookNotFound, InputErrors, PreconditionFailed,
@@ -179,7 +179,7 @@ pub async fn put_book(
                     ("Location" = String, description = "The new book's URL"),
                     ("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
         (status = 409, description = "The book already exists, or a request with this Idempotency-Key is still in progress", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
+        KeyedWriteErrors,
     )
 )]
 pub async fn create_book(
@@ -236,25 +236,24 @@ pub async fn delete_book(
 /// answers what the first answered and writes nothing. Failures are not recorded.
 #[utoipa::path(
     post, path = "/books/batch", operation_id = "batchPutBooks", tag = "books",
-    params(IdempotencyKeyParam),
     request_body(content = BatchRequest, content_type = "application/json"),
-    security(("bearer" = [])),
+    params(IdempotencyKeyParam), security(("bearer" = [])),
     responses(
         (status = 200, description = "Every book was written (or, with `Idempotent-Replayed`, the recorded answer to an earlier request with this Idempotency-Key)", body = BatchResponse,
             headers(("Idempotent-Replayed" = String, description = "`true` when this is a replayed answer; absent otherwise"))),
         (status = 409, description = "Other writers kept changing these books, or a request with this Idempotency-Key is still in progress; retry", body = Problem, content_type = "application/problem+json"),
-        BodyErrors, KeyedErrors, AuthErrors, BackendErrors,
+        KeyedWriteErrors,
     )
 )]
 pub async fn batch_put(
-    State(state): State<AppState>,
+    State(AppState { repo, .. }): State<AppState>,
     Keyed { key, body }: Keyed<BatchRequest>,
 ) -> Result<Response, ApiError> {
     let books = parse_batch(body)?;
     if let Some(key) = key {
-        return idempotency::batch_put(&state.repo, &books, &key).await;
+        return idempotency::batch_put(&repo, &books, &key).await;
     }
-    let outcome = state.repo.put_batch(&books).await?;
+    let outcome = repo.put_batch(&books).await?;
     Ok(Json(BatchResponse::from(outcome)).into_response())
 }
 

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use utoipa::{
     IntoParams, IntoResponses, PartialSchema, ToSchema,
     openapi::{
-        RefOr, Schema,
+        self, RefOr, Schema,
         schema::{ObjectBuilder, Type},
     },
 };
@@ -26,6 +26,7 @@ use super::{
     extract::{JsonBody, check_content_type, parse_json, read_body},
     headers::{etag, location},
     problem::{ApiError, Problem},
+    responses::{AuthErrors, BackendErrors, BodyErrors},
 };
 use crate::{
     domain::{Book, NewBook},
@@ -242,17 +243,34 @@ pub struct IdempotencyKeyParam {
     key: Option<String>,
 }
 
-/// The 422 of a route that takes `Idempotency-Key`, listed after `BodyErrors` to replace its
-/// description there. It describes a response; it is never constructed.
+/// The 422 of a route that takes `Idempotency-Key`, which replaces `BodyErrors`' 422. It
+/// describes a response; it is never constructed.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // utoipa reads its shape; the answer itself is an `ApiError`.
-pub enum KeyedErrors {
+enum KeyedInvalid {
     /// Invalid fields (a keyed batch holds at most 99 books), or an Idempotency-Key used in the last 24 hours for a different body or route; `errors` names every invalid field.
     #[response(status = 422, content_type = "application/problem+json", example = json!({
         "type": "about:blank", "title": "Unprocessable Entity", "status": 422, "detail": "the request has invalid fields", "instance": "/books",
         "errors": [{"field": "Idempotency-Key", "message": "this key was used in the last 24 hours for a request with a different body"}]
     }))]
     Invalid(Problem),
+}
+
+/// Every error a route that takes `Idempotency-Key` can answer besides its own 409: the body's
+/// (with [`KeyedInvalid`]'s 422), the token's and DynamoDB's. One set, because both keyed routes
+/// list the same four.
+pub struct KeyedWriteErrors;
+
+impl IntoResponses for KeyedWriteErrors {
+    fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {
+        let mut all = BodyErrors::responses();
+        // Later sets replace earlier ones' entries for the same status, as utoipa's own
+        // `responses(A, B)` list does.
+        all.extend(KeyedInvalid::responses());
+        all.extend(AuthErrors::responses());
+        all.extend(BackendErrors::responses());
+        all
+    }
 }
 
 #[cfg(test)]

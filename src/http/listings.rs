@@ -37,40 +37,49 @@ pub(super) struct CategoryPath {
     pub category: String,
 }
 
-/// All books of one author, in title order (strongly consistent).
-#[utoipa::path(
-    get, path = "/authors/{author}/books", operation_id = "listAuthorBooks", tag = "listings",
-    params(("author" = Name, Path, description = "The author, percent-encoded", example = "John Grisham"), ListQuery),
-    responses(
-        (status = 200, description = "One page; an author with no books is an empty page", body = PageResponse),
-        InputErrors, BackendErrors,
-    )
-)]
-pub async fn list_author_books(
-    State(state): State<AppState>,
-    ApiPath(AuthorPath { author }): ApiPath<AuthorPath>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<PageResponse>, ApiError> {
-    let author = Author::parse(author).map_err(|e| ApiError::invalid("author", e))?;
-    list(&state, BooksOf::Author(&author), query).await
+/// Declares one listing route: its OpenAPI description and a handler that validates the path's
+/// name and hands over to [`list`]. The two listings are one route over two keys, so one
+/// declaration serves both instead of two copies that must be kept alike by hand. (`tt`, not
+/// `literal`: utoipa parses the attribute's strings, and a `literal` fragment would reach it
+/// wrapped in an invisible group.)
+macro_rules! listing_route {
+    (
+        $(#[$doc:meta])*
+        $handler:ident: $path:tt, $operation:tt, $param:tt, $example:tt, $empty:tt,
+        $Path:ident { $field:ident } => $Name:ident as $of:ident
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            get, path = $path, operation_id = $operation, tag = "listings",
+            params(($param = Name, Path, description = concat!("The ", $param, ", percent-encoded"), example = $example), ListQuery),
+            responses(
+                (status = 200, description = $empty, body = PageResponse),
+                InputErrors, BackendErrors,
+            )
+        )]
+        pub async fn $handler(
+            State(state): State<AppState>,
+            ApiPath($Path { $field }): ApiPath<$Path>,
+            ApiQuery(query): ApiQuery<ListQuery>,
+        ) -> Result<Json<PageResponse>, ApiError> {
+            let $field = $Name::parse($field).map_err(|e| ApiError::invalid($param, e))?;
+            list(&state, BooksOf::$of(&$field), query).await
+        }
+    };
 }
 
-/// Books of one category, in title order (from a GSI: eventually consistent).
-#[utoipa::path(
-    get, path = "/categories/{category}/books", operation_id = "listCategoryBooks", tag = "listings",
-    params(("category" = Name, Path, description = "The category, percent-encoded", example = "Suspense"), ListQuery),
-    responses(
-        (status = 200, description = "One page; a category with no books is an empty page", body = PageResponse),
-        InputErrors, BackendErrors,
-    )
-)]
-pub async fn list_category_books(
-    State(state): State<AppState>,
-    ApiPath(CategoryPath { category }): ApiPath<CategoryPath>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<PageResponse>, ApiError> {
-    let category = Category::parse(category).map_err(|e| ApiError::invalid("category", e))?;
-    list(&state, BooksOf::Category(&category), query).await
+listing_route! {
+    /// All books of one author, in title order (strongly consistent).
+    list_author_books: "/authors/{author}/books", "listAuthorBooks", "author", "John Grisham",
+        "One page; an author with no books is an empty page",
+    AuthorPath { author } => Author as Author
+}
+
+listing_route! {
+    /// Books of one category, in title order (from a GSI: eventually consistent).
+    list_category_books: "/categories/{category}/books", "listCategoryBooks", "category", "Suspense",
+        "One page; a category with no books is an empty page",
+    CategoryPath { category } => Category as Category
 }
 
 /// One page of the books of `of`, once the query checks out.
