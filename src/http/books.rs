@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
+    answers::{book_response, for_book},
     conditional::{BookWrite, IfNoneMatchParam, not_modified},
     dto::{BatchRequest, BatchResponse, BookResponse, MAX_BATCH, NewBookRequest, PutBookRequest},
     extract::{BookPath, BookPathParams, JsonBody},
@@ -38,28 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_book,
             super::merge_patch::merge_patch_book
         ))
-}
-
-/// Maps a repository error, naming the book in a 404.
-pub(super) fn for_book(key: &BookKey) -> impl FnOnce(StoreError) -> ApiError + '_ {
-    move |err| match err {
-        StoreError::NotFound => ApiError::NotFound(format!(
-            "no book titled '{}' by '{}'",
-            key.title, key.author
-        )),
-        other => other.into(),
-    }
-}
-
-/// A single-book response: the book as JSON with its ETag.
-pub(super) fn book_response(status: StatusCode, book: Book) -> Response {
-    let tag = etag(&book.revision());
-    (
-        status,
-        [(header::ETAG, tag)],
-        Json(BookResponse::from(book)),
-    )
-        .into_response()
 }
 
 /// A 201 for a new book: the book with its ETag, and where it lives.

@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
-    books::{book_response, for_book},
+    answers::{book_response, for_book},
     conditional::{BookWrite, IfMatchParam},
     dto::{FormatIdRequest, FormatPatchRequest},
     extract::{ApiPath, BookPathParams, JsonBody},

@@ -19,7 +19,7 @@ use utoipa::{
 
 use super::{
     AppState,
-    books::{book_response, for_book},
+    answers::{book_response, for_book},
     conditional::BookWrite,
     dto::BookResponse,
     extract::{BookPathParams, check_content_type, read_json},

@@ -1,5 +1,6 @@
 //! The HTTP API: routes, extractors, error mapping and the middleware stack.
 
+mod answers;
 mod auth;
 mod books;
 mod conditional;

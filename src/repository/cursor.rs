@@ -8,8 +8,19 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 
-use super::{error::StoreError, listings::Listing};
+use super::error::StoreError;
 use crate::domain::{Author, SortOrder, Title};
+
+/// The two listings a cursor can belong to, named `author` and `category` in it (how each maps
+/// onto the table is in `listings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Listing {
+    /// An author's books, from the table.
+    Author,
+    /// A category's books, from `CategoryIndex`.
+    Category,
+}
 
 /// Longest cursor accepted; real ones are a few hundred bytes.
 const MAX_ENCODED_LEN: usize = 4096;

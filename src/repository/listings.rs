@@ -1,12 +1,11 @@
 //! The two paginated listings: an author's books (the table) and a category's (`CategoryIndex`).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
 
 use super::{
     BookRepository, CATEGORY_INDEX, StoreError,
     client::instrumented,
-    cursor::{Cursor, Scope},
+    cursor::{Cursor, Listing, Scope},
     expression::{Placeholders, WithPlaceholders},
     item::{AUTHOR, CATEGORY, Item, TITLE},
     parse_book,
@@ -127,16 +126,6 @@ impl ListQuery<'_> {
         }
         condition
     }
-}
-
-/// The two listings and how each maps onto the table. Cursors name them `author` and `category`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum Listing {
-    /// An author's books, from the table.
-    Author,
-    /// A category's books, from `CategoryIndex`.
-    Category,
 }
 
 impl Listing {

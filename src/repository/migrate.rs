@@ -11,8 +11,8 @@ use super::{
     expression::Placeholders,
     item::now_timestamp,
 };
-use step::{KeyAttribute, Migration};
-use tables::ensure_table;
+use step::Migration;
+use tables::{KeyAttribute, ensure_table};
 
 /// The migrations, compiled in so the binary needs no files beside it. Keep in file-name order.
 const MIGRATIONS: &[(&str, &str)] = &[

@@ -1,12 +1,9 @@
 //! What a migration file says, and how each kind of step is carried out.
 
-use aws_sdk_dynamodb::{
-    Client,
-    types::{AttributeDefinition, KeySchemaElement, KeyType, ScalarAttributeType},
-};
+use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 
-use super::tables::{ensure_index, ensure_table, ensure_ttl};
+use super::tables::{KeyAttribute, ensure_index, ensure_table, ensure_ttl};
 use crate::repository::error::StoreError;
 
 /// One migration file.
@@ -78,34 +75,5 @@ impl Step {
                 ensure_ttl(client, &companion, ttl_attribute).await
             }
         }
-    }
-}
-
-/// A key attribute as a migration names it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct KeyAttribute {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-impl KeyAttribute {
-    /// The attribute's definition (name and scalar type) for CreateTable or UpdateTable.
-    pub(super) fn definition(&self) -> Result<AttributeDefinition, StoreError> {
-        AttributeDefinition::builder()
-            .attribute_name(&self.name)
-            .attribute_type(ScalarAttributeType::from(self.kind.as_str()))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))
-    }
-
-    /// The attribute as the partition (`Hash`) or sort (`Range`) key of a key schema.
-    pub(super) fn key(&self, role: KeyType) -> Result<KeySchemaElement, StoreError> {
-        KeySchemaElement::builder()
-            .attribute_name(&self.name)
-            .key_type(role)
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))
     }
 }

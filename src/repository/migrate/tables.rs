@@ -11,13 +11,14 @@ use aws_sdk_dynamodb::{
         update_table::{UpdateTableError, builders::UpdateTableFluentBuilder},
     },
     types::{
-        BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus,
-        KeyType, Projection, ProjectionType, TableDescription, TableStatus,
+        AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
+        GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
+        ProjectionType, ScalarAttributeType, TableDescription, TableStatus,
         TimeToLiveSpecification, TimeToLiveStatus,
     },
 };
+use serde::Deserialize;
 
-use super::step::KeyAttribute;
 use crate::repository::{client::instrumented, error::StoreError};
 
 /// How long to wait for a table or index to become ACTIVE (a real GSI backfill takes minutes).
@@ -251,5 +252,34 @@ async fn wait_until(
             )));
         }
         tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// A key attribute as a migration names it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KeyAttribute {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl KeyAttribute {
+    /// The attribute's definition (name and scalar type) for CreateTable or UpdateTable.
+    pub(super) fn definition(&self) -> Result<AttributeDefinition, StoreError> {
+        AttributeDefinition::builder()
+            .attribute_name(&self.name)
+            .attribute_type(ScalarAttributeType::from(self.kind.as_str()))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
+    }
+
+    /// The attribute as the partition (`Hash`) or sort (`Range`) key of a key schema.
+    pub(super) fn key(&self, role: KeyType) -> Result<KeySchemaElement, StoreError> {
+        KeySchemaElement::builder()
+            .attribute_name(&self.name)
+            .key_type(role)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
     }
 }
