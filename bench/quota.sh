@@ -62,7 +62,7 @@ python3 bench/gen_data.py "$out" "http://127.0.0.1:$port" 500 20 20 >&2
 sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" serve' sh "$cg" "$bin" >"$out/service.log" 2>&1 &
 svc=$!
 for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.05; done
-threads=$(ls "/proc/$svc/task" | wc -l)
+threads=$(awk '/^Threads:/ { print $2 }' "/proc/$svc/status")
 clk=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$svc/stat"; }
 
