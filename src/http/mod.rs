@@ -24,7 +24,7 @@ use axum::{
     Router,
     extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, header},
-    middleware::{from_fn, from_fn_with_state},
+    middleware::from_fn_with_state,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
@@ -35,8 +35,6 @@ use tower_http::{
         predicate::{NotForContentType, Predicate, SizeAbove},
     },
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -152,33 +150,22 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
 
-    // Outermost first: the request id exists before anything logs, and every response,
-    // errors and panics included, passes through metrics, CORS and the problem `instance`.
+    // Outermost first: the request id exists before anything logs, and every response, errors
+    // and panics included, passes through the envelope (metrics, access log), CORS and `admit`
+    // (the problem `instance`). The panic handler sits inside the deadlines, so a panic's 500
+    // still gets its `instance`.
     let layers = ServiceBuilder::new()
-        .layer(from_fn(middleware::sanitize_request_id))
-        .layer(SetRequestIdLayer::new(
-            middleware::REQUEST_ID,
-            MakeRequestUuid,
+        .layer(from_fn_with_state(
+            middleware::RequestMetrics::default(),
+            middleware::envelope,
         ))
-        .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(middleware::request_span)
-                .on_request(())
-                .on_response(middleware::log_response)
-                .on_failure(()),
-        )
-        .layer(from_fn(middleware::security_headers))
         .layer(compression())
-        .layer(from_fn(middleware::record_metrics))
         .option_layer(cors(cors_origins))
-        .layer(from_fn(problem::add_instance))
         .layer(from_fn_with_state(
             middleware::InFlight::new(options.max_in_flight),
-            middleware::shed_load,
+            middleware::admit,
         ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(from_fn(middleware::deadline))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
     router.layer(layers)
 }

@@ -3,9 +3,7 @@
 use axum::{
     Json,
     body::Body,
-    extract::Request,
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -230,16 +228,14 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        // Picked up by `add_instance`, which knows the request path.
+        // Picked up by `with_instance`, which knows the request path.
         response.extensions_mut().insert(problem);
         response
     }
 }
 
-/// Middleware: fills each problem's `instance` with the request path.
-pub async fn add_instance(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+/// Fills a problem response's `instance` with the request path; other responses pass unchanged.
+pub fn with_instance(response: Response, path: &str) -> Response {
     if response.extensions().get::<Problem>().is_none() {
         return response;
     }
@@ -250,7 +246,7 @@ pub async fn add_instance(request: Request, next: Next) -> Response {
         .remove::<Problem>()
         .expect("checked just above");
     let body = serde_json::to_vec(&Problem {
-        instance: Some(path),
+        instance: Some(path.to_owned()),
         ..problem
     })
     .expect("a problem always serializes");

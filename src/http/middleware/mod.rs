@@ -1,0 +1,24 @@
+//! Cross-cutting request handling, in two middlewares around the routes: [`envelope`] (request
+//! id, log span and access log, security headers, metrics) outside compression and CORS, and
+//! [`admit`] (load shedding, deadlines, problem `instance`) inside them; plus the panic handler.
+
+mod admission;
+mod deadline;
+mod envelope;
+mod request_id;
+mod request_metrics;
+
+use axum::response::{IntoResponse, Response};
+
+pub use admission::{InFlight, admit};
+pub use deadline::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
+pub use envelope::envelope;
+pub use request_metrics::RequestMetrics;
+
+use super::problem::ApiError;
+
+/// Turns a panic into a generic 500 problem; the panic is logged, never sent.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::Internal.into_response()
+}
