@@ -1,5 +1,7 @@
 //! Logs (JSON lines through `tracing`) and the Prometheus metrics recorder.
 
+mod json_lines;
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -16,10 +18,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false);
+        .with_ansi(false)
+        .fmt_fields(json_lines::JsonPairs)
+        .event_format(json_lines::JsonLines);
     // Ignore the error a second initialisation gives (tests build several apps in one process).
     let _ = tracing_subscriber::registry()
         .with(filter)
