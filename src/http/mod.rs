@@ -31,7 +31,7 @@ use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{
-        CompressionLayer,
+        CompressionLayer, CompressionLevel,
         predicate::{NotForContentType, Predicate, SizeAbove},
     },
     cors::{AllowOrigin, CorsLayer},
@@ -181,6 +181,11 @@ async fn render_metrics(axum::extract::State(state): axum::extract::State<AppSta
 /// than the bytes saved (a single book, a problem document, a health answer).
 const COMPRESS_FROM_BYTES: u64 = 1024;
 
+/// The compression level, for gzip and br alike. Level 1: on a page of books it keeps most of the
+/// size saving of tower-http's defaults (gzip 6, br 4) at a fraction of their CPU; br at quality
+/// 4 took 11% of an author page's CPU, much of it zeroing its hash tables (BENCHMARKS.md).
+const COMPRESSION_LEVEL: CompressionLevel = CompressionLevel::Precise(1);
+
 /// gzip or br, as the client's `Accept-Encoding` allows, for responses of 1 KiB or more
 /// (`SizeAbove` compresses sizes at or above its bound).
 fn compression() -> CompressionLayer<impl Predicate> {
@@ -188,7 +193,9 @@ fn compression() -> CompressionLayer<impl Predicate> {
         .and(NotForContentType::GRPC)
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::SSE);
-    CompressionLayer::new().compress_when(predicate)
+    CompressionLayer::new()
+        .quality(COMPRESSION_LEVEL)
+        .compress_when(predicate)
 }
 
 /// CORS for browser frontends, or none when no origin is configured.
