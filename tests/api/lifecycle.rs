@@ -26,6 +26,41 @@ fn serve_with(vars: &[(&str, &str)]) -> Command {
     command
 }
 
+/// `serve` on a free local port over `table` at `endpoint`, once `/health/live` answers; also
+/// returns the base URL.
+async fn serve_started(table: &str, endpoint: &str) -> (std::process::Child, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = serve_with(&[
+        ("BOOKSTORE_ADDR", &addr),
+        ("BOOKSTORE_TABLE", table),
+        ("BOOKSTORE_API_TOKENS", "t"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("RUST_LOG", "warn"),
+    ])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, base)
+}
+
 #[test]
 fn serve_refuses_to_start_without_an_auth_choice_and_says_why() {
     let output = serve_with(&[("BOOKSTORE_ADDR", "127.0.0.1:0")])
@@ -73,36 +108,8 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         .unwrap();
     let proxy = Proxy::start(Duration::from_millis(700)).await;
 
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = serve_with(&[
-        ("BOOKSTORE_ADDR", &addr),
-        ("BOOKSTORE_TABLE", &table),
-        ("BOOKSTORE_API_TOKENS", "t"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RUST_LOG", "warn"),
-    ])
-    .stdout(Stdio::null())
-    .spawn()
-    .unwrap();
+    let (mut child, base) = serve_started(&table, &proxy.endpoint).await;
     let http = reqwest::Client::new();
-    let base = format!("http://{addr}");
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/live"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let slow = tokio::spawn(
         http.get(format!("{base}/books/John%20Grisham/The%20Rainmaker"))
@@ -159,36 +166,7 @@ async fn a_dynamodb_outage_gives_503s_and_the_service_recovers_by_itself() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_binary_runs_without_transparent_huge_pages() {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = serve_with(&[
-        ("BOOKSTORE_ADDR", &addr),
-        ("BOOKSTORE_API_TOKENS", "t"),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            &crate::support::engine_endpoint(),
-        ),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RUST_LOG", "warn"),
-    ])
-    .stdout(Stdio::null())
-    .spawn()
-    .unwrap();
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("http://{addr}/health/live"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (mut child, _) = serve_started("Books", &crate::support::engine_endpoint()).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
