@@ -4,8 +4,9 @@
 Steps: generate the data set, migrate and seed the table, start the release service pinned to a
 CPU, then for each operation alternate load-generator runs against the service (oha over HTTP) with
 ceiling runs (examples/bench_ceiling: the same DynamoDB operation through aws-sdk-dynamodb, no
-HTTP), at the same concurrency. Then peak RSS under BENCH_RSS_CONCURRENCY connections, and the time
-from spawn to the first 200 from /health/ready. Raw results go to bench/out/results.json, the
+HTTP), at the same concurrency. Then peak RSS under BENCH_RSS_CONCURRENCY connections, the same
+runs against examples/bench_floor (the routes with only axum around the repository calls), and the
+time from spawn to the first 200 from /health/ready. Raw results go to bench/out/results.json, the
 report to BENCHMARKS.md. Medians of BENCH_RUNS runs are quoted.
 
 Every setting is an environment variable (defaults in SETTINGS below); stdlib only.
@@ -144,6 +145,7 @@ class Bench:
         # shipped one and its build is shared with the release check.
         self.bin = os.path.abspath(os.environ.get("BENCH_BIN", ""))
         self.ceiling = os.path.abspath(os.environ.get("BENCH_CEILING", ""))
+        self.floor_bin = os.path.abspath(os.environ.get("BENCH_FLOOR", ""))
         self.oha_bin = os.environ.get("BENCH_OHA", os.path.join(ROOT, ".tools", "oha", "bin", "oha"))
         for path in (self.bin, self.oha_bin):
             require_executable(path)
@@ -316,6 +318,35 @@ class Bench:
             self.results["ops"][op] = {"concurrency": conc, "service": service_runs,
                                        "ceiling": ceiling_runs}
 
+    def floor(self):
+        """The service's oha runs again against examples/bench_floor (the same repository calls
+        with only axum around them), on the service's port once the service has stopped: what
+        serving HTTP costs before any of the service's features. Then its peak RSS, as peak_rss()."""
+        with open(os.path.join(self.out, "floor.log"), "w") as logf:
+            self.service = subprocess.Popen(pinned(self.service_cpu, [self.floor_bin]), env=self.env,
+                                            stdout=logf, stderr=subprocess.STDOUT)
+            self.wait_ready(self.service)
+            try:
+                pid, ops = self.service.pid, {}
+                for op in self.ops:
+                    conc = self.page_concurrency if op in ("author", "category") else self.concurrency
+                    self.oha(op, conc, self.warmup)
+                    runs = []
+                    for i in range(self.runs):
+                        r = self.oha(op, conc, self.duration)
+                        runs.append(r)
+                        log(f"{op} run {i + 1}/{self.runs} floor: {r['rps']:.0f} req/s, "
+                            f"p99 {r['p99_ms']:.2f} ms, cpu {r['cpu_ms_per_req']:.3f} ms/req")
+                    ops[op] = runs
+                reset_peak_rss(pid)
+                for op in [o for o in setting("BENCH_RSS_OPS").split(",") if o in self.ops]:
+                    self.oha(op, self.rss_concurrency, self.rss_duration)
+                self.results["floor"] = {"ops": ops, "peak_rss_kib": status_kib(pid, "VmHWM")}
+                log(f"floor peak RSS at {self.rss_concurrency} connections: "
+                    f"{self.results['floor']['peak_rss_kib'] / 1024:.1f} MiB")
+            finally:
+                self.stop(self.service)
+
     def peak_rss(self):
         pid = self.service.pid
         reset_peak_rss(pid)
@@ -399,6 +430,7 @@ class Bench:
 
     def run(self):
         require_executable(self.ceiling)
+        require_executable(self.floor_bin)
         self.results["machine"] = self.machine()
         self.results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         self.results["engine_pid_cpus"] = self.engine_cpu
@@ -411,6 +443,7 @@ class Bench:
             self.compression()
         finally:
             self.stop(self.service)
+        self.floor()
         self.startup()
         with open(os.path.join(self.out, "results.json"), "w") as f:
             json.dump(self.results, f, indent=2)
@@ -501,6 +534,30 @@ def render(res):
           f"{row['engine']:.2f} / {row['c_engine']:.2f} | {row['rss']:.1f} |")
     w("")
 
+    floor = res.get("floor")
+    if floor:
+        w("## What HTTP itself costs: the floor\n")
+        w("`examples/bench_floor.rs` serves the same routes with only axum around the service's own "
+          "repository calls: no request id, access log, metrics, security headers, CORS, compression, "
+          "admission control, deadline, auth, ETag or validation beyond parsing the names. The same oha "
+          "runs, after the service's (not interleaved with them). Floor ÷ ceiling is what serving HTTP "
+          "costs on top of the SDK call; service ÷ floor is what the service's features cost on top of "
+          "that.\n")
+        w("| operation | ceiling CPU ms/req | floor CPU ms/req | service CPU ms/req | floor ÷ ceiling | "
+          "service ÷ floor | service ÷ ceiling | floor req/s | floor p50 / p99 ms |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for op, runs in floor["ops"].items():
+            if op not in summary:
+                continue
+            r = summary[op]
+            f_cpu = med(runs, "cpu_ms_per_req")
+            r["f_cpu"] = f_cpu
+            w(f"| {OPS[op][0]} | {r['c_cpu']:.3f} | {f_cpu:.3f} | {r['cpu']:.3f} | {f_cpu / r['c_cpu']:.2f} | "
+              f"{r['cpu'] / f_cpu:.2f} | {r['cpu'] / r['c_cpu']:.2f} | {med(runs, 'rps'):.0f} | "
+              f"{med(runs, 'p50_ms'):.2f} / {med(runs, 'p99_ms'):.2f} |")
+        w(f"\nThe floor's peak RSS at {s['BENCH_RSS_CONCURRENCY']} connections ({s['BENCH_RSS_OPS']}): "
+          f"{floor['peak_rss_kib'] / 1024:.1f} MiB.\n")
+
     w("## Targets\n")
     w("| target | result | numbers |")
     w("|---|---|---|")
@@ -519,18 +576,20 @@ def render(res):
         w(f"| CPU per GET ≤ 0.15 ms at {g['conc']} connections (stretch 0.10) | {verdict(g['cpu'] <= 0.15)} | "
           f"{g['cpu']:.3f} ms |")
     for op, r in summary.items():
+        floor_note = f"; the floor alone: {r['f_cpu'] / r['c_cpu']:.2f} ×" if "f_cpu" in r else ""
         w(f"| {OPS[op][0]}: service CPU ≤ 1.3 × the bare SDK client's | "
           f"{verdict(r['cpu'] <= 1.3 * r['c_cpu'])} | {r['cpu']:.3f} vs {r['c_cpu']:.3f} ms = "
-          f"{r['cpu'] / r['c_cpu']:.2f} × |")
+          f"{r['cpu'] / r['c_cpu']:.2f} ×{floor_note} |")
     if "get" in summary:
         g = summary["get"]
         w(f"| GET: req/s per service core ≥ 2 × {BASELINE_GET_PER_CORE:,} (the 0.293 ms/GET measured when "
           f"the CPU target was set) | {verdict(g['per_core'] >= 2 * BASELINE_GET_PER_CORE)} | "
           f"{g['per_core']:,.0f} = {g['per_core'] / BASELINE_GET_PER_CORE:.2f} × |")
     rss = res["rss"]
+    floor_rss = f"; the floor: {floor['peak_rss_kib'] / 1024:.1f} MiB" if floor else ""
     w(f"| peak RSS at {rss['concurrency']} connections ≤ 20 MiB | "
       f"{verdict(rss['peak_rss_kib'] <= rss_limit_kib)} | {rss['peak_rss_kib'] / 1024:.1f} MiB "
-      f"({s['BENCH_RSS_OPS']}, {s['BENCH_RSS_DURATION'] or s['BENCH_DURATION']} s each) |")
+      f"({s['BENCH_RSS_OPS']}, {s['BENCH_RSS_DURATION'] or s['BENCH_DURATION']} s each){floor_rss} |")
     st = res["startup_ms"]
     w(f"| start-up to ready < 100 ms | {verdict(statistics.median(st) < 100)} | median "
       f"{statistics.median(st):.1f} ms of {len(st)} starts (min {min(st):.1f}, max {max(st):.1f}) |")
@@ -562,12 +621,16 @@ def render(res):
     w("| operation | side | run | req/s | p50 ms | p99 ms | CPU ms/req | engine CPU s (cores) | non-200 |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for op, runs in res["ops"].items():
-        for side in ("service", "ceiling"):
-            for i, r in enumerate(runs[side], 1):
-                bad = (r["requests"] - r["ok"]) if side == "service" else r["errors"]
+        sides = dict(runs)
+        if floor and op in floor["ops"]:
+            sides["floor"] = floor["ops"][op]
+        for side in ("service", "ceiling", "floor"):
+            for i, r in enumerate(sides.get(side, []), 1):
+                bad = r["errors"] if side == "ceiling" else (r["requests"] - r["ok"])
+                engine = (f"{r['engine_cpu_s']:.1f} ({r['engine_cpu_s'] / duration:.2f})"
+                          if "engine_cpu_s" in r else "")
                 w(f"| {OPS[op][0]} | {side} | {i} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
-                  f"{r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {r['engine_cpu_s']:.1f} "
-                  f"({r['engine_cpu_s'] / duration:.2f}) | {bad} |")
+                  f"{r['p99_ms']:.2f} | {r['cpu_ms_per_req']:.3f} | {engine} | {bad} |")
     w("")
     # Measurements that are not this run's (A/B comparisons, profiles), kept across regenerations.
     if os.path.exists(HISTORY):

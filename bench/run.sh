@@ -5,7 +5,8 @@
 #   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_STARTS=3 bench/run.sh   a quick run
 #
 # It installs the load generator (oha, from crates.io, once into .tools/oha), builds the release
-# binary (for the image's target, so it is the shipped binary) and examples/bench_ceiling, starts the local
+# binary (for the image's target, so it is the shipped binary), examples/bench_ceiling (the SDK
+# alone) and examples/bench_floor (the same routes with only axum around them), starts the local
 # DynamoDB engine (dynoxide, in memory: scripts/dynamodb-engine.sh) on 127.0.0.1:$BENCH_ENGINE_PORT, and hands over to
 # bench/bench.py (settings: the BENCH_* variables at its top). Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -29,7 +30,8 @@ fi
 # The service exactly as the Dockerfile builds it (same target and profile), then the ceiling client.
 BENCH_BIN=$(scripts/release-build.sh)
 BENCH_CEILING=$(scripts/release-build.sh --example bench_ceiling)
-export BENCH_BIN BENCH_CEILING
+BENCH_FLOOR=$(scripts/release-build.sh --example bench_floor)
+export BENCH_BIN BENCH_CEILING BENCH_FLOOR
 
 if scripts/dynamodb-engine.sh status "$engine_port"; then
   die "something already answers on 127.0.0.1:$engine_port; set BENCH_ENGINE_PORT to a free port"
