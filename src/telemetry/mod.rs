@@ -2,7 +2,7 @@
 
 mod json_lines;
 
-use std::sync::OnceLock;
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
@@ -11,6 +11,9 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// How often [`spawn_upkeep`] drains the recorder: the exporter's own default.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Installs JSON-lines logging to stdout, filtered by `RUST_LOG` (default `info`).
 ///
@@ -40,4 +43,21 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("no other metrics recorder is installed")
         })
         .clone()
+}
+
+/// Drains the recorder every [`UPKEEP_INTERVAL`] for as long as the runtime runs.
+///
+/// The recorder keeps every histogram observation in a queue until a render or an upkeep folds it
+/// into the buckets, and `install_recorder` starts no upkeep of its own. A task nobody scrapes (a
+/// deployment without Prometheus) would otherwise keep two samples per request forever: RSS grew
+/// by about 1.2 MiB per 10 s of GETs at 3,000 requests/s, without bound (bench/history.md).
+pub fn spawn_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    })
 }
