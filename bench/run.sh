@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark, in one command: the service against DynamoDB's own ceiling on this machine.
 #
-#   bench/run.sh                               full run (about 10 minutes once built), writes BENCHMARKS.md
+#   bench/run.sh                               full run (about 13 minutes once built), writes BENCHMARKS.md
 #   BENCH_RUNS=1 BENCH_DURATION=3 BENCH_WARMUP=1 BENCH_STARTS=3 bench/run.sh   a quick run
 #
 # It installs the load generator (oha, from crates.io, once into .tools/oha), builds the release
