@@ -68,7 +68,6 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let repo = repository(&args.table).await?;
     let state = AppState::new(repo, auth, telemetry::metrics_handle());
-    telemetry::spawn_upkeep(telemetry::metrics_handle());
     let options = args.http_options();
     let app = http::app_with(state.clone(), &origins, &options);
     let listener = TcpListener::bind(args.addr).await?;

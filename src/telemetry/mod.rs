@@ -12,8 +12,8 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// How often [`spawn_upkeep`] drains the recorder: the exporter's own default.
-pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the recorder is drained (see [`metrics_handle`]): the exporter's own default.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Installs JSON-lines logging to stdout, filtered by `RUST_LOG` (default `info`).
 ///
@@ -31,33 +31,34 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// The process-wide Prometheus recorder, installed on first use.
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
-                .expect("the bucket list is not empty")
-                .install_recorder()
-                .expect("no other metrics recorder is installed")
-        })
-        .clone()
-}
-
-/// Drains the recorder every [`UPKEEP_INTERVAL`] for as long as the runtime runs.
+/// The process-wide Prometheus recorder, installed on first use with a thread that drains it.
 ///
 /// The recorder keeps every histogram observation in a queue until a render or an upkeep folds it
 /// into the buckets, and `install_recorder` starts no upkeep of its own. A task nobody scrapes (a
 /// deployment without Prometheus) would otherwise keep two samples per request forever: RSS grew
-/// by about 1.2 MiB per 10 s of GETs at 3,000 requests/s, without bound (bench/history.md).
-pub fn spawn_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(UPKEEP_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            handle.run_upkeep();
-        }
-    })
+/// by about 1.2 MiB per 10 s of GETs at 3,000 requests/s, without bound (bench/history.md). The
+/// upkeep is a plain thread, not a tokio task, so it lives as long as the recorder whatever
+/// runtime first asked for it.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("the bucket list is not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed");
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_INTERVAL);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("the system can start one more thread");
+            handle
+        })
+        .clone()
 }
