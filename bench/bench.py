@@ -280,6 +280,14 @@ class Bench:
             "cpu_ms_per_req": cpu_s * 1000 / total if total else 0.0,
         }
 
+    def concurrency_for(self, op):
+        """Connections (and ceiling workers) for an operation: pages have their own setting."""
+        return self.page_concurrency if op in ("author", "category") else self.concurrency
+
+    def rss_ops(self):
+        """The operations of the peak-RSS runs: BENCH_RSS_OPS that this run measures."""
+        return [op for op in setting("BENCH_RSS_OPS").split(",") if op in self.ops]
+
     def ceiling_run(self, op, concurrency, seconds, warmup):
         argv = [self.ceiling, "--op", op, "--books", self.books, "--concurrency", str(concurrency),
                 "--duration", str(seconds), "--warmup", str(warmup)]
@@ -295,7 +303,7 @@ class Bench:
         engine = self.engine_pid()
         self.results["ops"] = {}
         for op in self.ops:
-            conc = self.page_concurrency if op in ("author", "category") else self.concurrency
+            conc = self.concurrency_for(op)
             log(f"{op}: warm-up, {conc} connections")
             self.oha(op, conc, self.warmup)
             service_runs, ceiling_runs = [], []
@@ -323,13 +331,14 @@ class Bench:
         with only axum around them), on the service's port once the service has stopped: what
         serving HTTP costs before any of the service's features. Then its peak RSS, as peak_rss()."""
         with open(os.path.join(self.out, "floor.log"), "w") as logf:
-            self.service = subprocess.Popen(pinned(self.service_cpu, [self.floor_bin]), env=self.env,
-                                            stdout=logf, stderr=subprocess.STDOUT)
+            # oha() measures self.service, so the floor stands in for it until it stops.
+            self.service = subprocess.Popen(pinned(self.service_cpu, [self.floor_bin, "serve"]),
+                                            env=self.env, stdout=logf, stderr=subprocess.STDOUT)
             self.wait_ready(self.service)
             try:
                 pid, ops = self.service.pid, {}
                 for op in self.ops:
-                    conc = self.page_concurrency if op in ("author", "category") else self.concurrency
+                    conc = self.concurrency_for(op)
                     self.oha(op, conc, self.warmup)
                     runs = []
                     for i in range(self.runs):
@@ -339,7 +348,7 @@ class Bench:
                             f"p99 {r['p99_ms']:.2f} ms, cpu {r['cpu_ms_per_req']:.3f} ms/req")
                     ops[op] = runs
                 reset_peak_rss(pid)
-                for op in [o for o in setting("BENCH_RSS_OPS").split(",") if o in self.ops]:
+                for op in self.rss_ops():
                     self.oha(op, self.rss_concurrency, self.rss_duration)
                 self.results["floor"] = {"ops": ops, "peak_rss_kib": status_kib(pid, "VmHWM")}
                 log(f"floor peak RSS at {self.rss_concurrency} connections: "
@@ -351,7 +360,7 @@ class Bench:
         pid = self.service.pid
         reset_peak_rss(pid)
         runs = {}
-        for op in [o for o in setting("BENCH_RSS_OPS").split(",") if o in self.ops]:
+        for op in self.rss_ops():
             r = self.oha(op, self.rss_concurrency, self.rss_duration)
             r["peak_rss_kib"] = status_kib(pid, "VmHWM")
             runs[op] = r
@@ -504,6 +513,7 @@ def render(res):
       "CPU seconds over the run's seconds, the same for both sides: well under 1 (its one pinned "
       "CPU) means the engine is not the bottleneck.\n")
 
+    floor = res.get("floor")
     w("## Per operation (medians)\n")
     w(f"| operation | route → DynamoDB | conn. | service req/s | ceiling req/s | ratio | service p50 / p99 ms | "
       f"ceiling p50 / p99 ms | service CPU ms/req | ceiling CPU ms/req | CPU ratio | service cores | "
@@ -524,6 +534,8 @@ def render(res):
             "c_engine": statistics.median(r["engine_cpu_s"] / duration for r in cl),
             "conc": runs["concurrency"],
         }
+        if floor and op in floor["ops"]:
+            row["f_cpu"] = med(floor["ops"][op], "cpu_ms_per_req")
         summary[op] = row
         title, route, ddb = OPS[op]
         cpu_ratio = row["cpu"] / row["c_cpu"] if row["c_cpu"] else float("inf")
@@ -534,7 +546,6 @@ def render(res):
           f"{row['engine']:.2f} / {row['c_engine']:.2f} | {row['rss']:.1f} |")
     w("")
 
-    floor = res.get("floor")
     if floor:
         w("## What HTTP itself costs: the floor\n")
         w("`examples/bench_floor.rs` serves the same routes with only axum around the service's own "
@@ -550,8 +561,7 @@ def render(res):
             if op not in summary:
                 continue
             r = summary[op]
-            f_cpu = med(runs, "cpu_ms_per_req")
-            r["f_cpu"] = f_cpu
+            f_cpu = r["f_cpu"]
             w(f"| {OPS[op][0]} | {r['c_cpu']:.3f} | {f_cpu:.3f} | {r['cpu']:.3f} | {f_cpu / r['c_cpu']:.2f} | "
               f"{r['cpu'] / f_cpu:.2f} | {r['cpu'] / r['c_cpu']:.2f} | {med(runs, 'rps'):.0f} | "
               f"{med(runs, 'p50_ms'):.2f} / {med(runs, 'p99_ms'):.2f} |")

@@ -49,7 +49,7 @@ class Compare(bench.Bench):
         try:
             results = {}
             for op in self.ops:
-                conc = self.page_concurrency if op in ("author", "category") else self.concurrency
+                conc = self.concurrency_for(op)
                 self.oha(op, conc, self.warmup)
                 bench.reset_peak_rss(self.service.pid)
                 r = self.oha(op, conc, self.duration)

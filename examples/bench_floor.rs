@@ -3,8 +3,11 @@
 //! own features.
 //!
 //! ```text
-//! BOOKSTORE_ADDR=127.0.0.1:8095 BOOKSTORE_TABLE=Books cargo run --release --example bench_floor
+//! BOOKSTORE_ADDR=127.0.0.1:8095 BOOKSTORE_TABLE=Books cargo run --release --example bench_floor -- serve
 //! ```
+//!
+//! It reads its settings as `bookstore serve` does (the same command line), using only the
+//! address and the table.
 //!
 //! Each route parses its path, makes the service's own repository call (`BookRepository`, built
 //! with `bookstore::repository::build_client`, so the same DynamoDB request, timeouts and
@@ -29,13 +32,14 @@ use axum::{
     routing::{get, patch},
 };
 use bookstore::{
+    config::{Cli, Command},
     domain::{
-        Author, BookKey, Category, Expectation, FormatChange, FormatId, FormatName, PageRequest,
-        SortOrder, Title,
+        Author, BookKey, Category, Expectation, FormatChange, PageRequest, SortOrder, Validator,
     },
     http::dto::{BookResponse, PageResponse},
     repository::{BookRepository, BooksOf, build_client, load_sdk_config},
 };
+use clap::Parser;
 use serde::Deserialize;
 
 /// The same allocator as `bookstore serve`, so the comparison is of code, not of allocators.
@@ -44,14 +48,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Repo = State<Arc<BookRepository>>;
 
-/// Any failure: the floor measures the path that works, so it does not tell failures apart.
+/// Bad input: the floor measures the path that works, so it does not say what was wrong.
+fn bad_request() -> Response {
+    StatusCode::BAD_REQUEST.into_response()
+}
+
+/// A failed call: likewise.
 fn failed<E>(_: E) -> Response {
     StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 async fn get_book(State(repo): Repo, Path((author, title)): Path<(String, String)>) -> Response {
-    let Ok(key) = book_key(author, title) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let Ok(key) = BookKey::parse(author, title) else {
+        return bad_request();
     };
     match repo.get(&key).await {
         Ok(Some(book)) => Json(BookResponse::from(book)).into_response(),
@@ -65,7 +74,7 @@ struct Limit {
     limit: Option<u32>,
 }
 
-async fn list(repo: &BookRepository, of: BooksOf<'_>, limit: Option<u32>) -> Response {
+async fn list(repo: &BookRepository, of: BooksOf<'_>, Limit { limit }: Limit) -> Response {
     let page = PageRequest {
         limit: limit.unwrap_or(20).clamp(1, 100),
         order: SortOrder::Asc,
@@ -84,8 +93,8 @@ async fn author_page(
     Query(q): Query<Limit>,
 ) -> Response {
     match Author::parse(author) {
-        Ok(author) => list(&repo, BooksOf::Author(&author), q.limit).await,
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+        Ok(author) => list(&repo, BooksOf::Author(&author), q).await,
+        Err(_) => bad_request(),
     }
 }
 
@@ -95,8 +104,8 @@ async fn category_page(
     Query(q): Query<Limit>,
 ) -> Response {
     match Category::parse(category) {
-        Ok(category) => list(&repo, BooksOf::Category(&category), q.limit).await,
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+        Ok(category) => list(&repo, BooksOf::Category(&category), q).await,
+        Err(_) => bad_request(),
     }
 }
 
@@ -110,16 +119,16 @@ async fn patch_formats(
     Path((author, title)): Path<(String, String)>,
     Json(body): Json<AddFormats>,
 ) -> Response {
-    let add = body
-        .add
-        .into_iter()
-        .map(|(name, id)| Ok((FormatName::parse(name)?, FormatId::parse(id)?)))
-        .collect::<Result<_, bookstore::domain::NameError>>();
-    let (Ok(key), Ok(add)) = (book_key(author, title), add) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let Ok(key) = BookKey::parse(author, title) else {
+        return bad_request();
     };
-    let Ok(change) = FormatChange::new(add, Default::default()) else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let mut v = Validator::default();
+    let add = v.formats("add", body.add);
+    let Ok(Ok(change)) = v
+        .finish(add)
+        .map(|add| FormatChange::new(add, Default::default()))
+    else {
+        return bad_request();
     };
     match repo
         .update_formats(&key, &change, &Expectation::exists())
@@ -130,19 +139,14 @@ async fn patch_formats(
     }
 }
 
-fn book_key(author: String, title: String) -> Result<BookKey, bookstore::domain::NameError> {
-    Ok(BookKey {
-        author: Author::parse(author)?,
-        title: Title::parse(title)?,
-    })
-}
-
 #[tokio::main]
 async fn main() {
-    let addr = std::env::var("BOOKSTORE_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    let table = std::env::var("BOOKSTORE_TABLE").unwrap_or_else(|_| "Books".to_owned());
+    let Command::Serve(args) = Cli::parse().command else {
+        eprintln!("bench_floor: usage: bench_floor serve (settings as for bookstore serve)");
+        std::process::exit(2)
+    };
     let client = build_client(&load_sdk_config().await);
-    let repo = Arc::new(BookRepository::new(client, table));
+    let repo = Arc::new(BookRepository::new(client, args.table.table));
     let app = Router::new()
         .route("/health/ready", get(|| async { "ok" }))
         .route("/books/{author}/{title}", get(get_book))
@@ -150,9 +154,9 @@ async fn main() {
         .route("/authors/{author}/books", get(author_page))
         .route("/categories/{category}/books", get(category_page))
         .with_state(repo);
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .unwrap_or_else(|e| panic!("bench_floor: cannot listen on {addr}: {e}"));
+        .unwrap_or_else(|e| panic!("bench_floor: cannot listen on {}: {e}", args.addr));
     axum::serve(listener, app)
         .await
         .expect("bench_floor: serving failed");
