@@ -11,6 +11,8 @@
 #  6. the release binary the image ships: migrate, serve, healthcheck, SIGTERM, start-up time
 #     then the image: built from that binary, run, and run by docker compose (scripts/image-check.sh)
 #  7. that binary live: the /docs page in headless Chromium, and a schemathesis contract test
+#  8. the storefront (examples/storefront) in headless Chromium against that binary and the local
+#     OIDC issuer: browse, sign in, edit, a 412 resolved, delete
 #
 # Each step fails loudly, saying what is missing; nothing is skipped. Both engines are started
 # here (scripts/dynamodb-engine.sh) unless BOOKSTORE_TEST_DYNAMODB_ENDPOINT points at one already.
@@ -66,6 +68,7 @@ BOOKSTORE_BIN=$(scripts/release-build.sh --path)
 export BOOKSTORE_BIN
 step scripts/check-docs-page.sh
 step scripts/contract-test.sh
+step scripts/storefront-test.sh
 
 # Reached only if every step passed (set -e): cargo printed its own test counts above.
 echo "bookstore suite: all $steps steps passed"
