@@ -1,6 +1,6 @@
 // Drives the storefront (examples/storefront) in headless Chromium, as a person would, against the
 // real service and the local OIDC issuer. Run by scripts/storefront-test.sh, which starts them and
-// exports BOOKSTORE_URL, STOREFRONT_APP_URL, STOREFRONT_ISSUER, STOREFRONT_USER, STOREFRONT_PASSWORD
+// exports BOOKSTORE_URL, BOOKSTORE_CHECK_ENGINE_PORT, STOREFRONT_APP_URL, STOREFRONT_ISSUER, STOREFRONT_USER, STOREFRONT_PASSWORD
 // and STOREFRONT_SCREENSHOTS.
 //
 // Steps (one PASS/FAIL line each, a screenshot after each):
@@ -9,12 +9,12 @@
 //   add a format;
 //   a second client (a token of its own from the same issuer) changes the book; the page's next edit
 //   gets the 412, shows the other change, and applies its own on top;
-//   remove a format; delete the book;
+//   remove a format; a 503 (the DynamoDB engine paused) shown as "try again in N s"; delete the book;
 //   no console error and no uncaught error in any page.
 // Prints `N passed, N failed`; exits 1 if any failed. A failed step stops the ones that need it.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,8 @@ const issuer = env('STOREFRONT_ISSUER');
 const username = env('STOREFRONT_USER');
 const password = env('STOREFRONT_PASSWORD');
 const shots = env('STOREFRONT_SCREENSHOTS');
+// scripts/dynamodb-engine.sh keeps the pid of the engine it started on a port here.
+const engineDir = new URL('../.tools', import.meta.url).pathname;
 mkdirSync(shots, { recursive: true });
 
 const CATEGORY = 'Science Fiction';
@@ -121,16 +123,17 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 });
 const consoleErrors = [];
 const pageErrors = [];
-// Chrome logs every HTTP error answer to fetch() as a console error; the one 412 this test provokes
-// on purpose is expected, and only while that step runs. Anything else fails the run.
-let expected412 = 0;
+// Chrome logs every HTTP error answer to fetch() as a console error; the 412 and the 503 this test
+// provokes on purpose are expected, each once and only while its step runs. Anything else fails.
+const expected = { 412: 0, 503: 0 };
 function watch(page, label) {
   page.on('pageerror', (e) => pageErrors.push(`${label}: ${e}`));
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const text = m.text();
-    if (expected412 > 0 && /status of 412/.test(text)) {
-      expected412 -= 1;
+    const status = /status of (\d{3})/.exec(text)?.[1];
+    if (status && expected[status] > 0) {
+      expected[status] -= 1;
       return;
     }
     consoleErrors.push(`${label}: ${text} (${m.location().url || 'no url'})`);
@@ -243,7 +246,7 @@ async function steps() {
     `PATCH answered ${theirs.status}`)) return;
 
   // 7. The page edits with its stale ETag: 412, the other change shown, then applied on top.
-  expected412 = 1;
+  expected[412] = 1;
   await page.locator('[data-testid=change-category] input[name=category]').fill('Classics');
   await page.locator('[data-testid=change-category] button').click();
   const conflict = page.locator('[data-testid=conflict]');
@@ -258,7 +261,7 @@ async function steps() {
   await shot('conflict-resolved');
   check('"Apply my change on top" keeps both changes',
     resolved.book?.category === 'Classics' && resolved.book.formats?.Ebook === 'EBK00021'
-      && resolved.book.formats?.Audiobook === 'AUD10021' && expected412 === 0,
+      && resolved.book.formats?.Audiobook === 'AUD10021' && expected[412] === 0,
     JSON.stringify(resolved.book));
 
   // 8. Remove a format.
@@ -269,7 +272,24 @@ async function steps() {
   check('removes a format', removed.book && !('Audiobook' in removed.book.formats) && 'Ebook' in removed.book.formats,
     JSON.stringify(removed.book?.formats));
 
-  // 9. Delete the book.
+  // 9. DynamoDB stops answering (the engine paused): the page says when to try again.
+  const engine = Number(readFileSync(engineDir + `/engine-${env('BOOKSTORE_CHECK_ENGINE_PORT')}.pid`, 'utf8'));
+  expected[503] = 1;
+  process.kill(engine, 'SIGSTOP');
+  let unavailable = '';
+  try {
+    await page.locator('[data-testid=author-link]').click();
+    unavailable = await page.locator('[data-testid=error]').innerText({ timeout: 20000 });
+  } finally {
+    process.kill(engine, 'SIGCONT');
+  }
+  await shot('unavailable');
+  check('a 503 reads "try again in N s" from Retry-After', /^Service Unavailable: try again in \d+ s$/.test(unavailable)
+    && expected[503] === 0, JSON.stringify(unavailable));
+  await page.goBack();
+  await page.locator('[data-testid=book-title]', { hasText: title }).waitFor();
+
+  // 10. Delete the book.
   await page.locator('[data-testid=delete]').click();
   await page.locator('[data-testid=deleted]').waitFor();
   const gone = await getBook(author, title);

@@ -49,7 +49,7 @@ function failure(response: Response, body: unknown): ApiError {
   let message: string;
   if (response.status === 429 || response.status === 503) {
     const seconds = retryAfterSeconds(response.headers.get("Retry-After"));
-    message = `${title}: try again in ${seconds ?? "a few"} s`;
+    message = seconds === undefined ? `${title}: try again in a few seconds` : `${title}: try again in ${seconds} s`;
   } else {
     const fields = (problem?.errors ?? []).map((e) => `${e.field}: ${e.message}`);
     message = [title, problem?.detail, ...fields].filter(Boolean).join(" — ");
