@@ -13,39 +13,47 @@ export interface Session {
   name: string;
 }
 
-const CALLBACK_MESSAGE = "bookstore-oidc-callback";
+const CALLBACK_CHANNEL = "bookstore-oidc-callback";
 
 function isLoopback(url: URL): boolean {
   return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
 }
 
-/** If this window is the sign-in pop-up coming back, hands the result to the opener and closes. */
+/** If this window is the sign-in pop-up coming back, hands the result to the app and closes. */
 export function completePopupCallback(): boolean {
   const params = new URLSearchParams(location.search);
-  if (!window.opener || !params.has("state") || !(params.has("code") || params.has("error"))) return false;
-  (window.opener as Window).postMessage({ type: CALLBACK_MESSAGE, url: location.href }, location.origin);
+  if (!params.has("state") || !(params.has("code") || params.has("error"))) return false;
+  const channel = new BroadcastChannel(CALLBACK_CHANNEL);
+  channel.postMessage(location.href);
+  channel.close();
+  // Drop the code from the address bar, in case this window stays open.
+  history.replaceState(null, "", location.pathname);
+  document.body.textContent = "Signed in: you can close this window.";
   window.close();
   return true;
 }
 
-function waitForCallback(popup: Window): Promise<URL> {
+function waitForCallback(popup: Window, state: string): Promise<URL> {
   return new Promise((resolve, reject) => {
+    const channel = new BroadcastChannel(CALLBACK_CHANNEL);
+    // The pop-up closes itself right after it posts, so give its message a moment to arrive.
+    let closedFor = 0;
     const closed = setInterval(() => {
-      if (popup.closed) finish(() => reject(new Error("Sign-in was cancelled (the window was closed).")));
+      closedFor = popup.closed ? closedFor + 1 : 0;
+      if (closedFor > 2) finish(() => reject(new Error("Sign-in was cancelled (the window was closed).")));
     }, 500);
-    function onMessage(event: MessageEvent) {
-      if (event.origin !== location.origin || event.source !== popup) return;
-      const data = event.data as { type?: string; url?: string };
-      if (data?.type !== CALLBACK_MESSAGE || typeof data.url !== "string") return;
-      const url = data.url;
-      finish(() => resolve(new URL(url)));
-    }
+    channel.onmessage = (event: MessageEvent) => {
+      if (typeof event.data !== "string") return;
+      const url = new URL(event.data);
+      // Another tab's sign-in answers with another state: not ours.
+      if (url.origin !== location.origin || url.searchParams.get("state") !== state) return;
+      finish(() => resolve(url));
+    };
     function finish(settle: () => void) {
       clearInterval(closed);
-      window.removeEventListener("message", onMessage);
+      channel.close();
       settle();
     }
-    window.addEventListener("message", onMessage);
   });
 }
 
@@ -84,7 +92,7 @@ export async function signIn(config: Config): Promise<Session> {
     for (const [k, v] of Object.entries(query)) authorize.searchParams.set(k, v);
     popup.location.href = authorize.href;
 
-    const callback = await waitForCallback(popup);
+    const callback = await waitForCallback(popup, state);
     const params = oauth.validateAuthResponse(as, client, callback, state);
     const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, {
       ...http,
