@@ -40,12 +40,14 @@ EOF
 storefront_issuer() {
   node "$storefront_dir/issuer/issuer.mjs" --port "$1" --redirect-uri "$2/" --resource "$3" \
     --user "$4" --password "$5" >"$6" 2>&1 &
+  # shellcheck disable=SC2034  # read by the script that sourced this file
   storefront_issuer_pid=$!
 }
 
 storefront_app() {
   (cd "$storefront_dir" && exec node_modules/.bin/vite preview --outDir "$1" --host 127.0.0.1 --port "$2" --strictPort) \
     >"$3" 2>&1 &
+  # shellcheck disable=SC2034  # read by the script that sourced this file
   storefront_app_pid=$!
 }
 
