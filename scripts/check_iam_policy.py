@@ -165,6 +165,20 @@ def _touches_dynamodb(action: str) -> bool:
     return fnmatch.fnmatchcase("dynamodb", service.lower())
 
 
+def _shape_problems(where: str, statement: dict, actions: list[str], action_kind: str, resource_kind: str, report: Report) -> list:
+    """The rules every Allow statement follows (no wildcard action, no NotResource, a
+    Resource present); returns the statement's Resource entries for the caller's own rules."""
+    for action in actions:
+        if "*" in action or "?" in action:
+            report.problems.append(f"{where}: wildcard action {action!r}; list the {action_kind} explicitly")
+    if "NotResource" in statement:
+        report.problems.append(f"{where}: NotResource grants every other resource; name the {resource_kind} instead")
+    resource_nodes = _as_list(statement.get("Resource"))
+    if not resource_nodes and "NotResource" not in statement:
+        report.problems.append(f"{where}: statement has no Resource")
+    return resource_nodes
+
+
 def check_statement(where: str, statement: Any, resources: dict, report: Report) -> None:
     if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
         return
@@ -183,14 +197,7 @@ def check_statement(where: str, statement: Any, resources: dict, report: Report)
         check_other_statement(where, statement, actions, resources, report)
         return
     report.dynamodb_statements += 1
-    for action in actions:
-        if "*" in action or "?" in action:
-            report.problems.append(f"{where}: wildcard action {action!r}; list the DynamoDB actions explicitly")
-    if "NotResource" in statement:
-        report.problems.append(f"{where}: NotResource grants every other resource; name the tables instead")
-    resource_nodes = _as_list(statement.get("Resource"))
-    if not resource_nodes and "NotResource" not in statement:
-        report.problems.append(f"{where}: statement has no Resource")
+    resource_nodes = _shape_problems(where, statement, actions, "DynamoDB actions", "tables", report)
     for node in resource_nodes:
         for text, verifiable in _resource_texts(node, resources):
             if "*" in text or "?" in text:
@@ -203,14 +210,7 @@ def check_other_statement(where: str, statement: dict, actions: list[str], resou
     """An Allow statement that cannot reach DynamoDB: no wildcard action, and a
     wildcard resource only for actions that have no resource to name."""
     report.other_statements += 1
-    for action in actions:
-        if "*" in action or "?" in action:
-            report.problems.append(f"{where}: wildcard action {action!r}; list the actions explicitly")
-    if "NotResource" in statement:
-        report.problems.append(f"{where}: NotResource grants every other resource; name the resources instead")
-    resource_nodes = _as_list(statement.get("Resource"))
-    if not resource_nodes and "NotResource" not in statement:
-        report.problems.append(f"{where}: statement has no Resource")
+    resource_nodes = _shape_problems(where, statement, actions, "actions", "resources", report)
     wildcards = [
         text
         for node in resource_nodes
