@@ -41,10 +41,13 @@ if [ -z "$moto_endpoint" ]; then
 fi
 
 steps=0
+timings=()
 step() {
+  local began=$SECONDS
   echo "==> $*"
   "$@"
   steps=$((steps + 1))
+  timings+=("$((SECONDS - began)) s  $*")
 }
 
 step cargo fmt --all -- --check
@@ -64,4 +67,6 @@ step scripts/check-docs-page.sh
 step scripts/contract-test.sh
 
 # Reached only if every step passed (set -e): cargo printed its own test counts above.
+echo "bookstore suite: where the time went (wall seconds a step, $SECONDS s in all):"
+printf '  %s\n' "${timings[@]}"
 echo "bookstore suite: all $steps steps passed"
