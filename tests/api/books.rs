@@ -214,18 +214,7 @@ async fn items_written_by_the_tutorial_scripts_are_served_and_writable() {
     assert_eq!(book["formats"], json!({"Audiobook": "8WE3KPTP"}));
 
     // And what the service wrote keeps the tutorial's attribute names and types.
-    let raw = app
-        .repo
-        .client()
-        .get_item()
-        .table_name(app.repo.table())
-        .key("Author", AttributeValue::S("Tutorial".into()))
-        .key("Title", AttributeValue::S("Bare".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let raw = app.raw_item("Tutorial", "Bare").await;
     let AttributeValue::M(formats) = &raw["Formats"] else {
         panic!("Formats must be a map")
     };

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, error_fields, etag, problem, spawn_app};
+use crate::support::{TestApp, error_fields, etag, formats, problem, spawn_app};
 
 const RAINMAKER: &str = "/books/John%20Grisham/The%20Rainmaker";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -30,14 +30,6 @@ async fn refused(app: &TestApp, body: Value) -> Vec<String> {
     let book: Value = app.get(RAINMAKER).await.json().await.unwrap();
     assert_eq!(book["version"], 1, "{body} wrote nothing");
     fields
-}
-
-fn formats(n: usize) -> Value {
-    Value::Object(
-        (0..n)
-            .map(|i| (format!("F{i:02}"), json!(format!("ID{i}"))))
-            .collect(),
-    )
 }
 
 #[tokio::test]
@@ -387,18 +379,7 @@ async fn a_tutorial_item_without_formats_can_be_patched() {
     assert_eq!(book["version"], 1);
 
     // The item keeps the tutorial's attribute types; Formats is now an (empty) map.
-    let raw = app
-        .repo
-        .client()
-        .get_item()
-        .table_name(app.repo.table())
-        .key("Author", AttributeValue::S("Tutorial".into()))
-        .key("Title", AttributeValue::S("Plain".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let raw = app.raw_item("Tutorial", "Plain").await;
     assert_eq!(raw["Category"], AttributeValue::S("Legal".into()));
     assert_eq!(raw["Version"], AttributeValue::N("1".into()));
     assert!(matches!(&raw["Formats"], AttributeValue::M(m) if m.is_empty()));
