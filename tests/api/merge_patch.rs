@@ -1,7 +1,6 @@
 //! `PATCH /books/{author}/{title}` with `application/merge-patch+json`: category and formats in
 //! one write, the 32-format cap, preconditions and every refusal.
 
-use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -336,21 +335,8 @@ async fn the_32_format_cap_holds_and_removals_count_toward_nothing() {
 #[tokio::test]
 async fn a_tutorial_item_without_formats_can_be_patched() {
     let app = spawn_app().await;
-    // What the tutorial's boto3 insert script writes: no Version, timestamps or Formats.
     for title in ["Bare", "Plain"] {
-        let item = HashMap::from([
-            ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
-            ("Title".to_owned(), AttributeValue::S(title.into())),
-            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
-        ]);
-        app.repo
-            .client()
-            .put_item()
-            .table_name(app.repo.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        app.put_tutorial_item(title).await;
     }
 
     let both = send(merge(

@@ -256,6 +256,25 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no item for {author} / {title}"))
     }
 
+    /// Writes `Tutorial` / `title` (category `Suspense`) exactly as the tutorial's boto3 insert
+    /// script does: no Version, timestamps or Formats.
+    pub async fn put_tutorial_item(&self, title: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = std::collections::HashMap::from([
+            ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
+            ("Title".to_owned(), AttributeValue::S(title.into())),
+            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+        ]);
+        self.repo
+            .client()
+            .put_item()
+            .table_name(self.repo.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Puts the tutorial's five books in the table with the real seed code.
     pub async fn seed_tutorial(&self) {
         let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
@@ -273,6 +292,18 @@ pub fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(vars.iter().copied());
     command
+}
+
+/// Asserts that `serve` with `vars` plus each one of `refused` exits at once, naming it.
+pub fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
+    for &(name, value) in refused {
+        let mut vars = vars.to_vec();
+        vars.push((name, value));
+        let output = serve_command(&vars).output().unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
 }
 
 /// A formats map of `n` entries (`F00: ID0`, ...).
