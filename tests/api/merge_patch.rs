@@ -1,7 +1,6 @@
 //! `PATCH /books/{author}/{title}` with `application/merge-patch+json`: category and formats in
 //! one write, the 32-format cap, preconditions and every refusal.
 
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
