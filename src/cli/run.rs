@@ -33,6 +33,9 @@ pub enum CliError {
     /// The health check failed.
     #[error("unhealthy: {0}")]
     Unhealthy(String),
+    /// The OpenTelemetry settings are invalid.
+    #[error(transparent)]
+    Tracing(#[from] telemetry::otel::TracingError),
 }
 
 /// Runs one command to completion.
@@ -58,7 +61,7 @@ async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    telemetry::init_logging();
+    let traces = telemetry::init_logging_and_tracing()?;
     let auth = args.auth_policy()?;
     let origins = args.cors_origins();
     if matches!(auth, AuthPolicy::Open) {
@@ -89,6 +92,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ));
     }
     server::serve_with(listener, app, server::shutdown_signal(), limits).await?;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
