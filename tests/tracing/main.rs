@@ -25,9 +25,13 @@ use opentelemetry_proto::tonic::{
 use prost::Message;
 use serde_json::Value;
 
-/// The spans received so far, each with its resource's `service.name`.
+/// The spans received so far, each with its resource's `service.name`; and the transport of
+/// each export (`http` or `grpc`).
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(String, Span)>>>);
+struct Received(
+    Arc<Mutex<Vec<(String, Span)>>>,
+    Arc<Mutex<Vec<&'static str>>>,
+);
 
 impl Received {
     fn spans(&self) -> Vec<(String, Span)> {
@@ -56,12 +60,10 @@ impl Received {
     }
 }
 
-/// A minimal OTLP/HTTP receiver: `POST /v1/traces` with a protobuf body.
+/// A minimal OTLP receiver: `POST /v1/traces` (OTLP/HTTP, protobuf) and the gRPC `Export`.
 async fn receiver() -> (String, Received) {
-    async fn export(
-        State(received): State<Received>,
-        body: Bytes,
-    ) -> impl axum::response::IntoResponse {
+    fn store(received: &Received, body: Bytes, transport: &'static str) {
+        received.1.lock().unwrap().push(transport);
         let request = ExportTraceServiceRequest::decode(body).expect("a valid OTLP export");
         let mut spans = received.0.lock().unwrap();
         for resource in request.resource_spans {
@@ -76,19 +78,71 @@ async fn receiver() -> (String, Received) {
                 spans.extend(scope.spans.into_iter().map(|s| (service.clone(), s)));
             }
         }
+    }
+    async fn export(
+        State(received): State<Received>,
+        body: Bytes,
+    ) -> impl axum::response::IntoResponse {
+        store(&received, body, "http");
         (
             [(header::CONTENT_TYPE, "application/x-protobuf")],
             ExportTraceServiceResponse::default().encode_to_vec(),
         )
     }
+    /// The same over gRPC: one length-prefixed message each way, and the status in trailers.
+    async fn export_grpc(
+        State(received): State<Received>,
+        body: Bytes,
+    ) -> axum::response::Response {
+        assert_eq!(body[0], 0, "an uncompressed message");
+        store(&received, body.slice(5..), "grpc");
+        let mut message = vec![0u8; 5];
+        ExportTraceServiceResponse::default()
+            .encode(&mut message)
+            .unwrap();
+        let length = u32::try_from(message.len() - 5).unwrap();
+        message[1..5].copy_from_slice(&length.to_be_bytes());
+        axum::response::Response::builder()
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .body(axum::body::Body::new(GrpcBody(Some(message.into()), true)))
+            .unwrap()
+    }
     let received = Received::default();
     let app = Router::new()
         .route("/v1/traces", post(export))
+        .route(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            post(export_grpc),
+        )
         .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (endpoint, received)
+}
+
+/// A gRPC response body: the message, then the `grpc-status: 0` trailers.
+struct GrpcBody(Option<Bytes>, bool);
+
+impl http_body::Body for GrpcBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let frame = if let Some(message) = self.0.take() {
+            Some(http_body::Frame::data(message))
+        } else if std::mem::take(&mut self.1) {
+            let mut trailers = axum::http::HeaderMap::new();
+            trailers.insert("grpc-status", axum::http::HeaderValue::from_static("0"));
+            Some(http_body::Frame::trailers(trailers))
+        } else {
+            None
+        };
+        std::task::Poll::Ready(frame.map(Ok))
+    }
 }
 
 fn string(value: &AnyValue) -> Option<String> {
@@ -120,6 +174,11 @@ struct Service {
 
 impl Service {
     fn start(otlp: &str, schedule_delay_ms: u64) -> Self {
+        Self::start_with(otlp, schedule_delay_ms, &[])
+    }
+
+    /// `otlp` empty: no endpoint, traces off.
+    fn start_with(otlp: &str, schedule_delay_ms: u64, more_env: &[(&str, &str)]) -> Self {
         let table = format!("Tracing{}", uuid::Uuid::new_v4().simple());
         let engine = support::engine_endpoint();
         let env = |command: &mut Command| {
@@ -151,6 +210,7 @@ impl Service {
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
             .env("OTEL_SERVICE_NAME", "bookstore-under-test")
             .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())
+            .envs(more_env.iter().copied())
             .stdout(Stdio::piped());
         let mut child = serve.spawn().unwrap();
         let logs = Arc::new(Mutex::new(Vec::new()));
@@ -265,6 +325,7 @@ async fn a_traceparent_is_continued_with_a_dynamodb_child_and_shows_in_the_404_a
         attribute(dynamodb, "db.operation.name"),
         Some(AnyValue::StringValue("GetItem".into()))
     );
+    assert!(received.1.lock().unwrap().iter().all(|t| *t == "http"));
     let services: Vec<String> = received.spans().into_iter().map(|(s, _)| s).collect();
     assert!(
         services.iter().all(|s| s == "bookstore-under-test"),
@@ -356,4 +417,37 @@ async fn spans_still_buffered_at_sigterm_are_exported_before_exit() {
     let spans = received.trace(TRACE_ID, |spans| !spans.is_empty()).await;
     assert_eq!(spans[0].name, "GET /health/live");
     assert_eq!(hex::encode(&spans[0].parent_span_id), PARENT_ID);
+}
+
+#[tokio::test]
+async fn grpc_is_used_when_asked_for() {
+    let (otlp, received) = receiver().await;
+    let service = Service::start_with(&otlp, 100, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+    let response = service
+        .get("/health/live", &[("traceparent", &traceparent)])
+        .await;
+    assert_eq!(response.status(), 200);
+    let spans = received.trace(TRACE_ID, |spans| !spans.is_empty()).await;
+    assert_eq!(spans[0].name, "GET /health/live");
+    assert!(received.1.lock().unwrap().iter().all(|t| *t == "grpc"));
+    let status = service.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn without_an_endpoint_there_is_no_trace_id() {
+    let service = Service::start("", 100);
+    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
+    let response = service
+        .get("/books/No%20One/Nothing", &[("traceparent", &traceparent)])
+        .await;
+    assert_eq!(response.status(), 404);
+    let problem: Value = response.json().await.unwrap();
+    assert!(problem.get("trace_id").is_none(), "{problem}");
+    let finished = service
+        .log_line(|line| line["message"] == "request finished")
+        .await;
+    assert!(finished.get("trace_id").is_none(), "{finished}");
+    assert_eq!(finished["span"]["route"], "/books/{author}/{title}");
 }
