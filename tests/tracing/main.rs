@@ -451,3 +451,45 @@ async fn without_an_endpoint_there_is_no_trace_id() {
     assert!(finished.get("trace_id").is_none(), "{finished}");
     assert_eq!(finished["span"]["route"], "/books/{author}/{title}");
 }
+
+#[tokio::test]
+async fn with_the_collector_down_requests_are_answered_and_lost_spans_counted() {
+    // Nothing listens there: every export fails (after the exporter's own retries), and with a
+    // queue of one span the requests meanwhile find it full.
+    let closed = format!("http://127.0.0.1:{}", support::free_port());
+    let service = Service::start_with(&closed, 100, &[("OTEL_BSP_MAX_QUEUE_SIZE", "1")]);
+    let metrics = service.get("/metrics", &[]).await.text().await.unwrap();
+    for reason in ["queue_full", "export_failed"] {
+        let series = format!("tracing_spans_dropped_total{{reason=\"{reason}\"}} ");
+        assert!(
+            metrics.contains(&series),
+            "{reason} is there from the start"
+        );
+    }
+    for _ in 0..50 {
+        assert_eq!(service.get("/health/live", &[]).await.status(), 200);
+    }
+    let dropped = |metrics: &str, reason: &str| -> u64 {
+        let series = format!("tracing_spans_dropped_total{{reason=\"{reason}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = service.get("/metrics", &[]).await.text().await.unwrap();
+        let (full, failed) = (
+            dropped(&metrics, "queue_full"),
+            dropped(&metrics, "export_failed"),
+        );
+        if full > 0 && failed > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queue_full {full}, export_failed {failed}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

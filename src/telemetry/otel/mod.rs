@@ -81,7 +81,8 @@ impl Tracing {
             tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(SHUTDOWN_TIMEOUT))
                 .await;
         match flushed {
-            Ok(Ok(())) => tracing::info!("traces flushed"),
+            // Spans that could not be delivered are counted in tracing_spans_dropped_total.
+            Ok(Ok(())) => tracing::info!("trace export flushed and stopped"),
             Ok(Err(e)) => tracing::warn!(error = %e, "traces not all flushed"),
             Err(e) => tracing::warn!(error = %e, "traces not flushed"),
         }
@@ -121,6 +122,8 @@ pub fn init() -> Result<Option<Tracing>, TracingError> {
     if TRACER.set(tracer).is_err() {
         tracing::warn!("tracing was already initialised; keeping the first tracer");
     }
+    // The recorder first, so that the drop counter's series exist (at zero) from the start.
+    super::metrics_handle();
     export::describe_metrics();
     Ok(Some(Tracing { provider }))
 }
