@@ -283,16 +283,18 @@ impl Drop for Service {
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
+/// A sampled `traceparent` with [`TRACE_ID`] and [`PARENT_ID`].
+const TRACEPARENT: (&str, &str) = (
+    "traceparent",
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+);
 
 #[tokio::test]
 async fn a_traceparent_is_continued_with_a_dynamodb_child_and_shows_in_the_404_and_the_logs() {
     let (otlp, received) = receiver().await;
     let service = Service::start(&otlp, 100);
-    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
 
-    let response = service
-        .get("/books/No%20One/Nothing", &[("traceparent", &traceparent)])
-        .await;
+    let response = service.get("/books/No%20One/Nothing", &[TRACEPARENT]).await;
     assert_eq!(response.status(), 404);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["trace_id"], TRACE_ID, "{problem}");
@@ -402,10 +404,7 @@ async fn spans_still_buffered_at_sigterm_are_exported_before_exit() {
     let (otlp, received) = receiver().await;
     // Batches would wait ten minutes: only the shutdown flush can send this one.
     let service = Service::start(&otlp, 600_000);
-    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
-    let response = service
-        .get("/health/live", &[("traceparent", &traceparent)])
-        .await;
+    let response = service.get("/health/live", &[TRACEPARENT]).await;
     assert_eq!(response.status(), 200);
     assert!(
         received.spans().is_empty(),
@@ -423,10 +422,7 @@ async fn spans_still_buffered_at_sigterm_are_exported_before_exit() {
 async fn grpc_is_used_when_asked_for() {
     let (otlp, received) = receiver().await;
     let service = Service::start_with(&otlp, 100, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
-    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
-    let response = service
-        .get("/health/live", &[("traceparent", &traceparent)])
-        .await;
+    let response = service.get("/health/live", &[TRACEPARENT]).await;
     assert_eq!(response.status(), 200);
     let spans = received.trace(TRACE_ID, |spans| !spans.is_empty()).await;
     assert_eq!(spans[0].name, "GET /health/live");
@@ -438,10 +434,7 @@ async fn grpc_is_used_when_asked_for() {
 #[tokio::test]
 async fn without_an_endpoint_there_is_no_trace_id() {
     let service = Service::start("", 100);
-    let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
-    let response = service
-        .get("/books/No%20One/Nothing", &[("traceparent", &traceparent)])
-        .await;
+    let response = service.get("/books/No%20One/Nothing", &[TRACEPARENT]).await;
     assert_eq!(response.status(), 404);
     let problem: Value = response.json().await.unwrap();
     assert!(problem.get("trace_id").is_none(), "{problem}");
