@@ -10,11 +10,6 @@ use std::{
 };
 
 use axum::http::HeaderMap;
-use bookstore::{
-    http::{self, AppState, AuthPolicy, HttpOptions},
-    repository::{self, BookRepository},
-    server, telemetry,
-};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{
@@ -23,17 +18,21 @@ use tokio::{
     sync::Semaphore,
 };
 
-use crate::support::{book_path, free_port, problem, sdk_config, spawn_app, spawn_app_at};
+use crate::support::{
+    HttpOnlyApp, assert_serve_refuses, book_path, free_port, problem, serve_command, spawn_app,
+    spawn_app_at, spawn_app_with,
+};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
     let echoed = |id: String| {
         let request = app
             .request(Method::GET, "/health/live")
             .header("X-Request-Id", id);
+        let app = &app;
         async move {
-            let response = request.send().await.unwrap();
+            let response = app.send(request).await;
             response.headers()["x-request-id"]
                 .to_str()
                 .unwrap()
@@ -251,18 +250,6 @@ async fn concurrent_readiness_probes_share_one_describe_table() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// The app with `options` over a DynamoDB at `endpoint`, on a socket; its base URL.
-async fn spawn_with(endpoint: &str, options: HttpOptions) -> String {
-    let client = repository::build_client(&sdk_config(endpoint).await);
-    let repo = BookRepository::new(client, "Books".to_owned());
-    let state = AppState::new(repo, AuthPolicy::Open, telemetry::metrics_handle());
-    let app = http::app_with(state, &[], &options);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(listener, app, std::future::pending()));
-    base
-}
-
 /// A fake DynamoDB that holds every call until `gate` gets permits, then answers `{}` (for
 /// GetItem: no such item); counts the calls that arrived.
 async fn gated_dynamodb() -> (String, Arc<AtomicUsize>, Arc<Semaphore>) {
@@ -287,14 +274,9 @@ async fn gated_dynamodb() -> (String, Arc<AtomicUsize>, Arc<Semaphore>) {
 #[tokio::test]
 async fn past_the_in_flight_cap_requests_get_an_immediate_503() {
     let (endpoint, arrived, gate) = gated_dynamodb().await;
-    let base = spawn_with(
-        &endpoint,
-        HttpOptions {
-            max_in_flight: 2,
-            ..HttpOptions::default()
-        },
-    )
-    .await;
+    let base = spawn_app_with(&endpoint, false, &["--max-in-flight", "2"])
+        .await
+        .base;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -343,20 +325,16 @@ struct Binary {
 impl Binary {
     async fn start(vars: &[(&str, &str)]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"));
+        let mut command = serve_command(&[
+            ("BOOKSTORE_ADDR", addr.as_str()),
+            ("BOOKSTORE_AUTH", "none"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("RUST_LOG", "warn"),
+        ]);
         command
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs([
-                ("BOOKSTORE_ADDR", addr.as_str()),
-                ("BOOKSTORE_AUTH", "none"),
-                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "test"),
-                ("AWS_SECRET_ACCESS_KEY", "test"),
-                ("RUST_LOG", "warn"),
-            ])
             .envs(vars.iter().copied())
             .stdout(std::process::Stdio::null());
         let binary = Self {
@@ -524,25 +502,19 @@ async fn metrics_can_move_off_the_api_port() {
 
 #[test]
 fn invalid_limits_stop_start_up_naming_the_variable() {
-    for (name, value) in [
-        ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "0"),
-        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "0"),
-        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "x"),
-        ("BOOKSTORE_MAX_IN_FLIGHT", "0"),
-        ("BOOKSTORE_METRICS_ADDR", "not-an-address"),
-    ] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"))
-            .arg("serve")
-            .env_clear()
-            .env("BOOKSTORE_AUTH", "none")
-            .env("BOOKSTORE_ADDR", "127.0.0.1:0")
-            .env(name, value)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{name}={value} was accepted");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(name), "{name}: {stderr}");
-    }
+    assert_serve_refuses(
+        &[
+            ("BOOKSTORE_AUTH", "none"),
+            ("BOOKSTORE_ADDR", "127.0.0.1:0"),
+        ],
+        &[
+            ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("BOOKSTORE_IDLE_TIMEOUT_SECS", "0"),
+            ("BOOKSTORE_IDLE_TIMEOUT_SECS", "x"),
+            ("BOOKSTORE_MAX_IN_FLIGHT", "0"),
+            ("BOOKSTORE_METRICS_ADDR", "not-an-address"),
+        ],
+    );
 }
 
 #[tokio::test]

@@ -1,15 +1,21 @@
 //! The test harness: a fresh table in the DynamoDB engine and the real app on a real socket.
+//!
+//! The engine is dynoxide, started in this test process on first use (a dev-dependency), so
+//! `cargo test` needs nothing installed or running. `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` points
+//! the suite at another engine instead: `scripts/test.sh` runs it again on moto_server that way.
+//! The app is built by `Application::build`, exactly as `bookstore serve` builds it.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use axum::http::HeaderValue;
 use bookstore::{
-    http::{self, AppState, AuthPolicy},
+    application::Application,
+    cli::args::{Cli, Command, ServeArgs},
     repository::{self, BookRepository, migrate},
-    server, telemetry,
+    telemetry,
 };
+use clap::Parser;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -19,16 +25,58 @@ pub const TOKEN: &str = "test-token";
 pub const OTHER_TOKEN: &str = "other-test-token";
 /// The CORS origin every test app allows.
 pub const ORIGIN: &str = "https://shop.example";
+/// A tutorial book (`seed_tutorial` puts it in the table, category `Drama`), percent-encoded.
+pub const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+/// The service's binary, as the container runs it.
+pub const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
 
-/// Where the engine is; set by `scripts/test.sh`.
+/// Where the engine is: `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` when set, else a dynoxide this test
+/// process starts once, in memory, on a port of its own.
 pub fn engine_endpoint() -> String {
-    std::env::var("BOOKSTORE_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "BOOKSTORE_TEST_DYNAMODB_ENDPOINT is not set. Run the tests with scripts/test.sh, which \
-             installs and starts the DynamoDB engine (it needs python3 with venv: \
-             apt-get install python3 python3-venv), or point it at a running engine."
-        )
-    })
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            std::env::var("BOOKSTORE_TEST_DYNAMODB_ENDPOINT")
+                .unwrap_or_else(|_| start_in_process_engine())
+        })
+        .clone()
+}
+
+/// Starts dynoxide's server on its own thread and runtime, so it outlives every test's runtime
+/// (each `#[tokio::test]` has one, dropped when the test ends). The socket is bound before this
+/// returns: connections made before the server accepts wait in the backlog.
+fn start_in_process_engine() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port for dynoxide");
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::Builder::new()
+        .name("dynamodb-engine".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for dynoxide");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let db = dynoxide::Database::memory().expect("an in-memory dynoxide database");
+                dynoxide::server::serve_with_shutdown(listener, db, std::future::pending()).await
+            })
+        })
+        .expect("start the dynoxide thread");
+    endpoint
+}
+
+/// Whether `scripts/test.sh` runs the suite: there a test that cannot find what it needs
+/// (Python with boto3, an engine binary) fails instead of skipping.
+pub fn everything_required() -> bool {
+    std::env::var_os("BOOKSTORE_TEST_REQUIRE_ALL").is_some()
+}
+
+/// Says why a test does not run here, or fails with that reason under `scripts/test.sh`.
+pub fn skip(why: &str) {
+    assert!(!everything_required(), "{why}");
+    eprintln!("SKIPPED: {why} (scripts/test.sh installs it and runs this test)");
 }
 
 /// An SDK configuration for the engine at `endpoint`, with throwaway credentials.
@@ -79,6 +127,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the app against `endpoint`, creating and migrating a fresh table when `migrate` is set.
 pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
+    spawn_app_with(endpoint, migrate_table, &[]).await
+}
+
+/// [`spawn_app_at`] with more `serve` flags (e.g. `["--max-in-flight", "2"]`).
+pub async fn spawn_app_with(endpoint: &str, migrate_table: bool, flags: &[&str]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init_logging();
     }
@@ -86,20 +139,46 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
     let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
     if migrate_table {
         migrate::run(&client, &table).await.unwrap_or_else(|e| {
-            panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}. Is it running? scripts/test.sh starts it.")
+            panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}")
         });
     }
-    serve_app(BookRepository::new(client, table)).await
+    serve_app(client, &test_settings(&table, flags)).await
 }
 
-/// Runs the app over `repo` on a new socket.
-async fn serve_app(repo: BookRepository) -> TestApp {
-    let auth = AuthPolicy::Tokens(std::sync::Arc::from(vec![TOKEN.into(), OTHER_TOKEN.into()]));
-    let state = AppState::new(repo.clone(), auth, telemetry::metrics_handle());
-    let app = http::app(state, &[HeaderValue::from_static(ORIGIN)]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(listener, app, std::future::pending()));
+/// The settings every test app runs with, as `bookstore serve` parses them from its flags, plus
+/// `flags`.
+pub fn test_settings(table: &str, flags: &[&str]) -> ServeArgs {
+    let tokens = format!("{TOKEN},{OTHER_TOKEN}");
+    let argv = [
+        "bookstore",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--table",
+        table,
+        "--api-tokens",
+        &tokens,
+        "--cors-origins",
+        ORIGIN,
+    ];
+    let argv = argv.iter().chain(flags);
+    match Cli::try_parse_from(argv)
+        .expect("valid test settings")
+        .command
+    {
+        Command::Serve(settings) => settings,
+        _ => unreachable!("the test settings are serve's"),
+    }
+}
+
+/// Builds the app with `settings` and `client`, as `bookstore serve` does, on a new socket.
+async fn serve_app(client: aws_sdk_dynamodb::Client, settings: &ServeArgs) -> TestApp {
+    let app = Application::build(settings, client)
+        .await
+        .expect("the test app builds");
+    let addr: SocketAddr = app.local_addr().unwrap();
+    let repo = app.repository().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         base: format!("http://{addr}"),
         repo,
@@ -114,8 +193,11 @@ impl TestApp {
     /// Another app over this one's table, reaching the engine at `endpoint`: a second task of
     /// the service, sharing nothing with this one but the tables.
     pub async fn sibling(&self, endpoint: &str) -> TestApp {
-        let client = client_for(endpoint).await;
-        serve_app(BookRepository::new(client, self.repo.table())).await
+        serve_app(
+            client_for(endpoint).await,
+            &test_settings(self.repo.table(), &[]),
+        )
+        .await
     }
 
     /// A request to `path` (already percent-encoded), without a token.
@@ -154,10 +236,138 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The item as stored, read with the raw client: what the tutorial's scripts would see.
+    pub async fn raw_item(
+        &self,
+        author: &str,
+        title: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.repo
+            .client()
+            .get_item()
+            .table_name(self.repo.table())
+            .key("Author", AttributeValue::S(author.into()))
+            .key("Title", AttributeValue::S(title.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("no item for {author} / {title}"))
+    }
+
+    /// Writes `Tutorial` / `title` (category `Suspense`) exactly as the tutorial's boto3 insert
+    /// script does: no Version, timestamps or Formats.
+    pub async fn put_tutorial_item(&self, title: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = std::collections::HashMap::from([
+            ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
+            ("Title".to_owned(), AttributeValue::S(title.into())),
+            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+        ]);
+        self.repo
+            .client()
+            .put_item()
+            .table_name(self.repo.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Puts the tutorial's five books in the table with the real seed code.
     pub async fn seed_tutorial(&self) {
         let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
         self.repo.seed(&books).await.unwrap();
+    }
+}
+
+/// `bookstore serve` with only the given variables (and PATH): what an operator's task
+/// definition sets.
+pub fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(BIN);
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().copied());
+    command
+}
+
+/// Asserts that `serve` with `vars` plus each one of `refused` exits at once, naming it.
+pub fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
+    for &(name, value) in refused {
+        let mut vars = vars.to_vec();
+        vars.push((name, value));
+        let output = serve_command(&vars).output().unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+/// A formats map of `n` entries (`F00: ID0`, ...).
+pub fn formats(n: usize) -> Value {
+    Value::Object(
+        (0..n)
+            .map(|i| (format!("F{i:02}"), Value::String(format!("ID{i}"))))
+            .collect(),
+    )
+}
+
+/// The app as a tower service: no socket, and a DynamoDB endpoint that refuses connections.
+/// For what the HTTP layer answers on its own (400, 404, 405, 413, 415, 422, CORS, headers);
+/// anything that reaches DynamoDB is a 503 here.
+pub struct HttpOnlyApp {
+    router: axum::Router,
+    http: reqwest::Client,
+}
+
+impl HttpOnlyApp {
+    /// Built by `Application::build` with the test settings, as every test app is.
+    pub async fn new() -> Self {
+        // Port 9 (discard) on loopback: nothing listens, so a call fails at once.
+        let client = repository::build_client(&sdk_config("http://127.0.0.1:9").await);
+        let app = Application::build(&test_settings("Books", &[]), client)
+            .await
+            .expect("the test app builds");
+        Self {
+            router: app.router(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A request to `path` (already percent-encoded), without a token; send it with [`Self::send`].
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("http://app.test{path}"))
+    }
+
+    /// A request with the bearer token.
+    pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(TOKEN)
+    }
+
+    /// Calls the app with `request`, as a client on a socket would see the answer.
+    pub async fn send(&self, request: RequestBuilder) -> Response {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::try_from(request.build().unwrap()).unwrap();
+        let request = request.map(|body| {
+            axum::body::Body::from(body.as_bytes().map(<[u8]>::to_vec).unwrap_or_default())
+        });
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Response::from(axum::http::Response::from_parts(parts, body))
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    /// A write with a JSON body and the token.
+    pub async fn write(&self, method: Method, path: &str, body: Value) -> Response {
+        self.send(self.authed(method, path).json(&body)).await
     }
 }
 

@@ -193,7 +193,7 @@ impl Service {
                 .env("AWS_EC2_METADATA_DISABLED", "true")
                 .env("RUST_LOG", "info");
         };
-        let bin = env!("CARGO_BIN_EXE_bookstore");
+        let bin = support::BIN;
         let mut migrate = Command::new(bin);
         migrate.arg("migrate");
         env(&mut migrate);
