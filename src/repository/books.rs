@@ -39,10 +39,7 @@ impl BookRepository {
     /// and its category's counts; creates the book or reports that it exists.
     pub async fn create(&self, book: &NewBook) -> Result<Book, StoreError> {
         let (stored, put) = self.create_write(book)?;
-        match self
-            .write_counted(put, None, &joined(book))
-            .await?
-        {
+        match self.write_counted(put, None, &joined(book)).await? {
             Counted::Written => Ok(stored.into_book()),
             Counted::Refused(_) => Err(StoreError::AlreadyExists),
         }
@@ -92,7 +89,10 @@ impl BookRepository {
         for _ in 0..=MAX_WRITE_ATTEMPTS {
             let old = match seen.take() {
                 Some(old) => old,
-                None => match self.replace_in_place(book, expectation, &now, &fresh).await? {
+                None => match self
+                    .replace_in_place(book, expectation, &now, &fresh)
+                    .await?
+                {
                     Answer::Written(old) => {
                         let old = parse_image(old)?;
                         return Ok(PutOutcome::Replaced(replaced_book(book, old, &now, fresh)));
@@ -120,7 +120,9 @@ impl BookRepository {
                 .update_expression(update)
                 .condition_expression(condition)
                 .placeholders(&p)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
                 .map_err(StoreError::unbuilt_transaction)?;
             let write = TransactWriteItem::builder().update(write).build();
@@ -134,7 +136,9 @@ impl BookRepository {
                         PutOutcome::Replaced(stored)
                     });
                 }
-                Counted::Refused(current) => seen = current.map(|i| parse_image(Some(i))).transpose()?,
+                Counted::Refused(current) => {
+                    seen = current.map(|i| parse_image(Some(i))).transpose()?
+                }
             }
         }
         Err(StoreError::Contention)

@@ -316,7 +316,12 @@ mod tests {
         changes.left("Ann", "");
         changes.moved(" Bad", "Good");
         assert_eq!(changes.len(), 2);
-        assert!(changes.0.keys().all(|(_, name)| name == "Ann" || name == "Good"));
+        assert!(
+            changes
+                .0
+                .keys()
+                .all(|(_, name)| name == "Ann" || name == "Good")
+        );
     }
 
     #[test]

@@ -91,7 +91,9 @@ impl BookRepository {
                 .update_expression(update)
                 .condition_expression(condition)
                 .placeholders(&p)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build()
                 .map_err(StoreError::unbuilt_transaction)?;
             let mut changes = CountChanges::default();
@@ -110,9 +112,7 @@ impl BookRepository {
                     .into_book());
                 }
                 Counted::Refused(current) => {
-                    seen = current
-                        .map(|i| books::parse_image(Some(i)))
-                        .transpose()?;
+                    seen = current.map(|i| books::parse_image(Some(i))).transpose()?;
                 }
             }
         }
