@@ -128,4 +128,4 @@ def test_accepts_real_template(capsys):
     report = checker.check_template(checker.load_template(TEMPLATE))
     # The API role and the migration role both touch DynamoDB; the execution role does not.
     assert report.roles == 3
-    assert report.dynamodb_statements == 8
+    assert report.dynamodb_statements == 12
