@@ -16,9 +16,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteIt
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
     books::replace_expression,
-    catalogue::{CountChanges, MAX_TRANSACTION_ITEMS},
+    catalogue::{CountChanges, Counted, MAX_TRANSACTION_ITEMS},
     client::{self, instrumented},
-    error::Cancellation,
     expression::{Placeholders, WithPlaceholders, conjoin, expectation_condition},
     item::{self, AUTHOR, CATEGORY, ForBook, TITLE, now_timestamp},
 };
@@ -47,7 +46,7 @@ impl BookRepository {
         books: &[NewBook],
         extra: impl Fn(&BatchOutcome) -> Result<Option<TransactWriteItem>, StoreError>,
     ) -> Result<BatchOutcome, StoreError> {
-        for attempt in 0..MAX_WRITE_ATTEMPTS as u32 {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
             let existing = self.existing_keys(books).await?;
             let outcome = BatchOutcome {
                 created: books.len() - existing.len(),
@@ -70,27 +69,9 @@ impl BookRepository {
                     record: record_at.is_some(),
                 });
             }
-            writes.extend(changes.writes(self.table())?);
-            let call = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send();
-            match instrumented("TransactWriteItems", call).await {
-                Ok(_) => return Ok(outcome),
-                // The record, if any, is the item after the books; the counts follow it.
-                Err(e) => match Cancellation::of(&e, record_at) {
-                    Some(Cancellation::ConditionFailed) => continue,
-                    Some(Cancellation::TransactionConflict) => {
-                        tokio::time::sleep(client::backoff(attempt)).await;
-                    }
-                    Some(c) => {
-                        return Err(c
-                            .terminal()
-                            .unwrap_or_else(|| StoreError::from_sdk("TransactWriteItems", e)));
-                    }
-                    None => return Err(StoreError::from_sdk("TransactWriteItems", e)),
-                },
+            // A cancelled condition: another writer changed what was read; read again.
+            if let Counted::Written = self.transact_counted(writes, record_at, &changes).await? {
+                return Ok(outcome);
             }
         }
         Err(StoreError::Contention)

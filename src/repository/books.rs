@@ -115,17 +115,7 @@ impl BookRepository {
             let mut p = Placeholders::default();
             let update = replace_expression(&book.content, &now, &fresh, &mut p);
             let condition = unchanged_condition(old.as_ref(), &mut p);
-            let write = Update::builder()
-                .for_book(self.table(), &book.key)
-                .update_expression(update)
-                .condition_expression(condition)
-                .placeholders(&p)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(StoreError::unbuilt_transaction)?;
-            let write = TransactWriteItem::builder().update(write).build();
+            let write = self.transaction_update(&book.key, update, condition, &p)?;
             match self.write_counted(write, None, &changes).await? {
                 Counted::Written => {
                     let created = old.is_none();
@@ -203,6 +193,26 @@ impl BookRepository {
             }
         }
         Err(StoreError::Contention)
+    }
+
+    /// A book's UpdateItem as an item of a transaction, handing back the stored item when its
+    /// condition fails.
+    pub(super) fn transaction_update(
+        &self,
+        key: &BookKey,
+        update: String,
+        condition: String,
+        p: &Placeholders,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let write = Update::builder()
+            .for_book(self.table(), key)
+            .update_expression(update)
+            .condition_expression(condition)
+            .placeholders(p)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::unbuilt_transaction)?;
+        Ok(TransactWriteItem::builder().update(write).build())
     }
 
     /// GetItem, strongly consistent, as the stored item.

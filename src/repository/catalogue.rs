@@ -150,6 +150,18 @@ impl BookRepository {
         let record_at = record.is_some().then_some(1);
         let mut items = vec![book];
         items.extend(record);
+        self.transact_counted(items, record_at, changes).await
+    }
+
+    /// One TransactWriteItems of `items` (the record, if any, at `record_at`) and the count
+    /// changes after them, tried again while other transactions hold one of its items.
+    /// `Refused` carries the image of the first item, when its condition failed.
+    pub(super) async fn transact_counted(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        record_at: Option<usize>,
+        changes: &CountChanges,
+    ) -> Result<Counted, StoreError> {
         items.extend(changes.writes(self.table())?);
         for attempt in 0..MAX_WRITE_ATTEMPTS as u32 {
             let call = self

@@ -1,17 +1,13 @@
 //! Changes to a book's formats (and, for a merge patch, its category) in one UpdateItem.
 
-use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
     books::{self, Answer},
     catalogue::{CountChanges, Counted},
-    expression::{self, Placeholders, WithPlaceholders, expectation_condition},
-    item::{
-        self, AUTHOR, BookItem, CATEGORY, FORMATS, ForBook, UPDATED_AT, VERSION, now_timestamp,
-    },
+    expression::{self, Placeholders, expectation_condition},
+    item::{self, AUTHOR, BookItem, CATEGORY, FORMATS, UPDATED_AT, VERSION, now_timestamp},
     parse_book,
 };
 use crate::domain::{Book, BookKey, Category, Expectation, FormatChange, MAX_FORMATS};
@@ -86,19 +82,9 @@ impl BookRepository {
                 };
                 continue;
             };
-            let write = Update::builder()
-                .for_book(self.table(), key)
-                .update_expression(update)
-                .condition_expression(condition)
-                .placeholders(&p)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .build()
-                .map_err(StoreError::unbuilt_transaction)?;
+            let write = self.transaction_update(key, update, condition, &p)?;
             let mut changes = CountChanges::default();
             changes.moved(&old.category, to.as_str());
-            let write = TransactWriteItem::builder().update(write).build();
             match self.write_counted(write, None, &changes).await? {
                 // A transaction returns no new image; this is the one the update leaves.
                 Counted::Written => {
