@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::{
     auth_policy::AuthPolicy,
     http::{self, HttpOptions},
+    repository::MAX_TABLE_NAME,
     server::{ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT},
 };
 
@@ -151,10 +152,6 @@ pub enum ConfigError {
     #[error("BOOKSTORE_API_TOKENS and BOOKSTORE_AUTH=none are both set; set only one")]
     ConflictingAuth,
 }
-
-/// DynamoDB allows 255; `-migrations` and `-idempotency` (the longer) are appended for the
-/// ledger and the Idempotency-Key records.
-const MAX_TABLE_NAME: usize = 255 - "-idempotency".len();
 
 /// A table name DynamoDB accepts.
 fn table_name(table: &str) -> Result<String, String> {

@@ -38,6 +38,9 @@ pub enum CliError {
     /// The health check failed.
     #[error("unhealthy: {0}")]
     Unhealthy(String),
+    /// The OpenTelemetry settings are invalid.
+    #[error(transparent)]
+    Tracing(#[from] telemetry::otel::TracingError),
 }
 
 /// Runs one command to completion.
@@ -64,10 +67,13 @@ async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    telemetry::init_logging();
+    let traces = telemetry::init_logging_and_tracing()?;
     let sdk = repository::load_sdk_config().await;
     let app = Application::build(&args, repository::build_client(&sdk)).await?;
     app.run_until_stopped(server::shutdown_signal()).await?;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -52,9 +52,12 @@ pub struct MigrationReport {
     pub skipped: Vec<String>,
 }
 
+/// Appended to the Books table's name for the table that records applied migrations.
+pub const LEDGER_SUFFIX: &str = "-migrations";
+
 /// Name of the table that records applied migrations for `table`.
 pub fn ledger_table(table: &str) -> String {
-    format!("{table}-migrations")
+    format!("{table}{LEDGER_SUFFIX}")
 }
 
 /// Applies every migration not yet recorded for `table`, waiting until all is ACTIVE.

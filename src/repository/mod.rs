@@ -41,6 +41,27 @@ use crate::domain::Book;
 use client::instrumented;
 use item::{BookItem, Item};
 
+/// The suffixes of the tables kept beside the Books table: the migration ledger, the
+/// Idempotency-Key records and the catalogue's counts.
+const COMPANION_SUFFIXES: [&str; 3] = [
+    migrate::LEDGER_SUFFIX,
+    idempotency::TABLE_SUFFIX,
+    catalogue::TABLE_SUFFIX,
+];
+
+/// The longest Books table name whose companion tables' names DynamoDB still accepts (255).
+pub const MAX_TABLE_NAME: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < COMPANION_SUFFIXES.len() {
+        if COMPANION_SUFFIXES[i].len() > longest {
+            longest = COMPANION_SUFFIXES[i].len();
+        }
+        i += 1;
+    }
+    255 - longest
+};
+
 /// Name of the global secondary index that serves category listings.
 pub const CATEGORY_INDEX: &str = "CategoryIndex";
 
