@@ -33,6 +33,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the table and its index (idempotent; safe to run from several tasks at once).
     Migrate(TableArgs),
+    /// Rebuild every category and author count from the table (after writes by other tools).
+    Recount(TableArgs),
     /// Load books with BatchWriteItem (default: the tutorial's five sample books).
     Seed(SeedArgs),
     /// Print the OpenAPI document.

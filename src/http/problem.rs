@@ -107,6 +107,10 @@ impl From<StoreError> for ApiError {
             StoreError::BatchItemRejected { index, reason } => {
                 Self::invalid(format!("books[{index}]"), reason)
             }
+            err @ StoreError::TransactionTooLarge { .. } => Self::invalid(
+                "books",
+                format!("{err}: send these books in smaller batches"),
+            ),
             StoreError::IdempotencyKeyReused => Self::invalid(
                 "Idempotency-Key",
                 "this key was used in the last 24 hours for a request with a different body",
@@ -115,7 +119,7 @@ impl From<StoreError> for ApiError {
                 "a request with this Idempotency-Key is still in progress; retry shortly".into(),
             ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
-            StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::Unavailable(_) | StoreError::NoTable(_) => Self::Unavailable,
             // Already logged with its details by the repository.
             StoreError::Internal(_) => Self::Internal,
         }

@@ -28,6 +28,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_create_idempotency_table",
         include_str!("../../migrations/0003_create_idempotency_table.json"),
     ),
+    (
+        "0004_create_catalogue_table",
+        include_str!("../../migrations/0004_create_catalogue_table.json"),
+    ),
+    (
+        "0005_recount_catalogue",
+        include_str!("../../migrations/0005_recount_catalogue.json"),
+    ),
 ];
 
 /// The ledger's partition key: a migration's id.
