@@ -4,6 +4,28 @@
  */
 
 export interface paths {
+    "/authors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every author with its number of books, in name order (UTF-8 byte order).
+         * @description Only authors with at least one book are listed. Counts are exact for every write made
+         *     through the service and read strongly consistent; books written by other tools are counted
+         *     after `bookstore recount`.
+         */
+        get: operations["listAuthors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/authors/{author}/books": {
         parameters: {
             query?: never;
@@ -53,7 +75,12 @@ export interface paths {
         put?: never;
         /**
          * Create or replace up to 100 books in one transaction: all or nothing.
-         * @description With an `Idempotency-Key` (at most 99 books: the key's record is one more item of the
+         * @description The category and author counts the batch changes are in the same transaction, merged per
+         *     name, and DynamoDB takes at most 100 items in one: a batch whose books, changed counts and
+         *     Idempotency-Key record add up to more is a 422 naming `books` (send smaller batches). 100
+         *     replacements that keep their categories fit; new books by one author in one category fit 98.
+         *
+         *     With an `Idempotency-Key` (at most 99 books: the key's record is one more item of the
          *     transaction), a repeat of a successful request (same token, key and body, within 24 hours)
          *     answers what the first answered and writes nothing. Failures are not recorded.
          */
@@ -125,6 +152,28 @@ export interface paths {
         post?: never;
         /** Remove one format; removing an absent one still counts as a write. */
         delete: operations["deleteBookFormat"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every category with its number of books, in name order (UTF-8 byte order).
+         * @description Only categories with at least one book are listed. Counts are exact for every write made
+         *     through the service and read strongly consistent; books written by other tools are counted
+         *     after `bookstore recount`.
+         */
+        get: operations["listCategories"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -249,40 +298,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/categories": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Books of one category, in title order (from a GSI: eventually consistent). */
-        get: operations["listCategories"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/authors": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Books of one category, in title order (from a GSI: eventually consistent). */
-        get: operations["listAuthors"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -340,6 +355,28 @@ export interface components {
              * @description Optimistic-concurrency counter: 1 on create, +1 on every write; 0 for items written by other tools.
              */
             version: number;
+        };
+        /**
+         * @description One page of the catalogue: categories or authors with their book counts.
+         * @example {
+         *       "items": [
+         *         {
+         *           "books": 12,
+         *           "name": "Suspense"
+         *         },
+         *         {
+         *           "books": 3,
+         *           "name": "Thriller"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
+         */
+        CataloguePage: {
+            /** @description The names, in UTF-8 byte order (DynamoDB's order of strings). */
+            items: components["schemas"]["NameCount"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor: string | null;
         };
         /**
          * @description `*` or a comma-separated list of entity tags such as `"3"`
@@ -428,6 +465,21 @@ export interface components {
          * @example John Grisham
          */
         Name: string;
+        /** @description A category or author and how many books it has. */
+        NameCount: {
+            /**
+             * Format: int64
+             * @description Its books; at least 1 (names without books are not listed).
+             */
+            books: number;
+            /** @description The category or author. */
+            name: string;
+        };
+        /**
+         * @description Only names starting with this; empty means no filter
+         * @example Sus
+         */
+        NamePrefix: string;
         /**
          * @description A complete new book (`POST /books`, and each entry of a batch).
          * @example {
@@ -481,6 +533,12 @@ export interface components {
             status: number;
             /** @description The status code's reason phrase. */
             title: string;
+            /**
+             * @description When tracing is on: the request's W3C trace id (32 lowercase hex digits), to find its
+             *     trace and its log lines.
+             * @example 4bf92f3577b34da6a3ce929d0e0e4736
+             */
+            trace_id?: string | null;
             /** @description Always `about:blank`: the status code says what kind of problem it is. */
             type: string;
         };
@@ -516,15 +574,6 @@ export interface components {
          * @example The
          */
         TitlePrefix: string;
-        CatalogueEntry: {
-            name: string;
-            /** Format: int64 */
-            books: number;
-        };
-        CataloguePage: {
-            items: components["schemas"]["CatalogueEntry"][];
-            next_cursor: string | null;
-        };
     };
     responses: never;
     parameters: never;
@@ -534,6 +583,108 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listAuthors: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20); may change from page to page. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page (of the same listing, prefix and order). */
+                cursor?: string;
+                /** @description Name order. */
+                order?: components["schemas"]["SortOrder"];
+                /** @description Only names that start with this; empty means no filter. */
+                name_prefix?: components["schemas"]["NamePrefix"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of authors */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CataloguePage"];
+                };
+            };
+            /** @description Bad path encoding, query parameter, cursor or precondition header. */
+            400: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "limit must be an integer from 1 to 100, got '500'",
+                     *       "instance": "/authors/John%20Grisham/books",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A name in the path fails validation; `errors` names it. */
+            422: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request has invalid fields",
+                     *       "errors": [
+                     *         {
+                     *           "field": "author",
+                     *           "message": "must not start or end with whitespace"
+                     *         }
+                     *       ],
+                     *       "instance": "/books/%20Ann/T",
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
+             *     `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the service is temporarily unavailable, retry shortly",
+                     *       "instance": "/books/John%20Grisham/The%20Rainmaker",
+                     *       "status": 503,
+                     *       "title": "Service Unavailable",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listAuthorBooks: {
         parameters: {
             query?: {
@@ -2438,6 +2589,108 @@ export interface operations {
             };
         };
     };
+    listCategories: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 20); may change from page to page. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page (of the same listing, prefix and order). */
+                cursor?: string;
+                /** @description Name order. */
+                order?: components["schemas"]["SortOrder"];
+                /** @description Only names that start with this; empty means no filter. */
+                name_prefix?: components["schemas"]["NamePrefix"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of categories */
+            200: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CataloguePage"];
+                };
+            };
+            /** @description Bad path encoding, query parameter, cursor or precondition header. */
+            400: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "limit must be an integer from 1 to 100, got '500'",
+                     *       "instance": "/authors/John%20Grisham/books",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A name in the path fails validation; `errors` names it. */
+            422: {
+                headers: {
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the request has invalid fields",
+                     *       "errors": [
+                     *         {
+                     *           "field": "author",
+                     *           "message": "must not start or end with whitespace"
+                     *         }
+                     *       ],
+                     *       "instance": "/books/%20Ann/T",
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
+             *     `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the service is temporarily unavailable, retry shortly",
+                     *       "instance": "/books/John%20Grisham/The%20Rainmaker",
+                     *       "status": 503,
+                     *       "title": "Service Unavailable",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listCategoryBooks: {
         parameters: {
             query?: {
@@ -2687,208 +2940,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
-                };
-            };
-        };
-    };
-    listCategories: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1 to 100 (default 20); may change from page to page. */
-                limit?: number;
-                /** @description The `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Title order. */
-                order?: components["schemas"]["SortOrder"];
-                name_prefix?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page; a category with no books is an empty page */
-            200: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CataloguePage"];
-                };
-            };
-            /** @description Bad path encoding, query parameter, cursor or precondition header. */
-            400: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "limit must be an integer from 1 to 100, got '500'",
-                     *       "instance": "/authors/John%20Grisham/books",
-                     *       "status": 400,
-                     *       "title": "Bad Request",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A name in the path fails validation; `errors` names it. */
-            422: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "the request has invalid fields",
-                     *       "errors": [
-                     *         {
-                     *           "field": "author",
-                     *           "message": "must not start or end with whitespace"
-                     *         }
-                     *       ],
-                     *       "instance": "/books/%20Ann/T",
-                     *       "status": 422,
-                     *       "title": "Unprocessable Entity",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
-             */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "the service is temporarily unavailable, retry shortly",
-                     *       "instance": "/books/John%20Grisham/The%20Rainmaker",
-                     *       "status": 503,
-                     *       "title": "Service Unavailable",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    listAuthors: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1 to 100 (default 20); may change from page to page. */
-                limit?: number;
-                /** @description The `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Title order. */
-                order?: components["schemas"]["SortOrder"];
-                name_prefix?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page; a category with no books is an empty page */
-            200: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CataloguePage"];
-                };
-            };
-            /** @description Bad path encoding, query parameter, cursor or precondition header. */
-            400: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "limit must be an integer from 1 to 100, got '500'",
-                     *       "instance": "/authors/John%20Grisham/books",
-                     *       "status": 400,
-                     *       "title": "Bad Request",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A name in the path fails validation; `errors` names it. */
-            422: {
-                headers: {
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "the request has invalid fields",
-                     *       "errors": [
-                     *         {
-                     *           "field": "author",
-                     *           "message": "must not start or end with whitespace"
-                     *         }
-                     *       ],
-                     *       "instance": "/books/%20Ann/T",
-                     *       "status": 422,
-                     *       "title": "Unprocessable Entity",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
-             */
-            503: {
-                headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
-                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "detail": "the service is temporarily unavailable, retry shortly",
-                     *       "instance": "/books/John%20Grisham/The%20Rainmaker",
-                     *       "status": 503,
-                     *       "title": "Service Unavailable",
-                     *       "type": "about:blank"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
