@@ -67,7 +67,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     let repo = repository(&args.table).await?;
-    let state = AppState::new(repo, auth, telemetry::metrics_handle());
+    if let AuthPolicy::TokensOrOidc { oidc, .. } = &auth {
+        tracing::info!(?oidc, "writes also accept the OIDC issuer's access tokens");
+    }
+    let quota = args.write_quota();
+    if quota.is_none() {
+        tracing::info!(
+            "BOOKSTORE_WRITE_RATE or BOOKSTORE_WRITE_BURST is 0: writes are not rate-limited"
+        );
+    }
+    let state = AppState::new(repo, auth, telemetry::metrics_handle()).with_write_quota(quota);
     let options = args.http_options();
     let app = http::app_with(state.clone(), &origins, &options);
     let listener = TcpListener::bind(args.addr).await?;
