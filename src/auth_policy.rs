@@ -38,6 +38,11 @@ pub enum AuthError {
     /// No bearer credentials at all (no header, or another scheme).
     #[error("a valid bearer token is required for writes")]
     Missing,
+    /// A static token that is not listed, where no issuer is configured. Its challenge names no
+    /// error, as it did before OIDC existed here; with an issuer, such a token is checked as a
+    /// JWT and refused as [`AuthError::InvalidToken`].
+    #[error("a valid bearer token is required for writes")]
+    UnknownToken,
     /// Credentials that are malformed, unknown, expired, or from another issuer or audience.
     /// The reason is fixed text, never anything taken from the token.
     #[error("the bearer token is not valid: {0}")]
@@ -72,7 +77,7 @@ impl AuthPolicy {
                 if is_listed(tokens, token) {
                     Ok(Principal::static_token(token))
                 } else {
-                    Err(AuthError::InvalidToken("unknown token"))
+                    Err(AuthError::UnknownToken)
                 }
             }
             Self::TokensOrOidc { tokens, oidc } => {

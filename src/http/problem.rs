@@ -72,7 +72,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Auth(AuthError::Missing | AuthError::InvalidToken(_)) => StatusCode::UNAUTHORIZED,
+            Self::Auth(
+                AuthError::Missing | AuthError::UnknownToken | AuthError::InvalidToken(_),
+            ) => StatusCode::UNAUTHORIZED,
             Self::Auth(AuthError::InsufficientScope(_)) => StatusCode::FORBIDDEN,
             Self::Auth(AuthError::KeysUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -259,7 +261,9 @@ fn www_authenticate(refused: &AuthError) -> HeaderValue {
         AuthError::InsufficientScope(scope) => {
             format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
         }
-        AuthError::Missing | AuthError::KeysUnavailable(_) => "Bearer".to_owned(),
+        AuthError::Missing | AuthError::UnknownToken | AuthError::KeysUnavailable(_) => {
+            "Bearer".to_owned()
+        }
     };
     HeaderValue::try_from(challenge).unwrap_or(HeaderValue::from_static("Bearer"))
 }

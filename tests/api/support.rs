@@ -6,7 +6,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
 use axum::http::HeaderValue;
 use bookstore::{
-    http::{self, AppState, AuthPolicy},
+    http::{self, AppState, AuthPolicy, quota::WriteQuota},
     repository::{self, BookRepository, migrate},
     server, telemetry,
 };
@@ -77,6 +77,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_at(&engine_endpoint(), true).await
 }
 
+/// Spawns the app over a new table, with its own auth policy and write quota.
+pub async fn spawn_app_with(auth: AuthPolicy, quota: Option<WriteQuota>) -> TestApp {
+    let client = client_for(&engine_endpoint()).await;
+    let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
+    migrate::run(&client, &table).await.unwrap();
+    serve_app_with(BookRepository::new(client, table), auth, quota).await
+}
+
+/// The static tokens every test app accepts.
+pub fn test_tokens() -> std::sync::Arc<[secrecy::SecretString]> {
+    std::sync::Arc::from(vec![TOKEN.into(), OTHER_TOKEN.into()])
+}
+
 /// Spawns the app against `endpoint`, creating and migrating a fresh table when `migrate` is set.
 pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -94,8 +107,16 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
 
 /// Runs the app over `repo` on a new socket.
 async fn serve_app(repo: BookRepository) -> TestApp {
-    let auth = AuthPolicy::Tokens(std::sync::Arc::from(vec![TOKEN.into(), OTHER_TOKEN.into()]));
-    let state = AppState::new(repo.clone(), auth, telemetry::metrics_handle());
+    serve_app_with(repo, AuthPolicy::Tokens(test_tokens()), None).await
+}
+
+async fn serve_app_with(
+    repo: BookRepository,
+    auth: AuthPolicy,
+    quota: Option<WriteQuota>,
+) -> TestApp {
+    let state =
+        AppState::new(repo.clone(), auth, telemetry::metrics_handle()).with_write_quota(quota);
     let app = http::app(state, &[HeaderValue::from_static(ORIGIN)]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
