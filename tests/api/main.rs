@@ -17,5 +17,6 @@ mod listings;
 mod merge_patch;
 mod oidc;
 mod operations;
+mod quota;
 mod support;
 mod tutorial;
