@@ -32,7 +32,7 @@ use axum::{
     routing::{get, patch},
 };
 use bookstore::{
-    config::{Cli, Command},
+    cli::args::{Cli, Command},
     domain::{
         Author, BookKey, Category, Expectation, FormatChange, PageRequest, SortOrder, Validator,
     },

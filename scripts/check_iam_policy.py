@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fail if a CloudFormation template grants DynamoDB access through a wildcard.
+"""Fail if a CloudFormation template grants access through a wildcard.
 
 cfn-lint checks that a template is valid, not that it is least-privilege; a
 `dynamodb:*` on `*` deploys fine and would let the API drop the table. This
@@ -14,6 +14,12 @@ matches one):
     so does a resource that cannot be checked statically (a Ref to a parameter).
   * no AWS-managed DynamoDB policy (AmazonDynamoDB*) may be attached: they all
     use wildcard resources.
+Every other Allow statement (X-Ray, Secrets Manager, KMS...):
+  * no action may contain a wildcard, and NotAction / NotResource are refused;
+  * a wildcard resource (`*`, or `*` in an ARN) is accepted only when every
+    action of the statement is one IAM cannot scope to a resource
+    (UNSCOPABLE_ACTIONS, e.g. xray:PutTraceSegments); a Ref to a parameter is
+    accepted (its AllowedPattern constrains it).
 Deny statements are skipped: a broad Deny only narrows access.
 
 Usage: check_iam_policy.py TEMPLATE [TEMPLATE...]; exit 0 when clean, 1 with one
@@ -29,6 +35,18 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
+
+# Actions whose only valid Resource is "*" (the service authorizes no resource ARN for
+# them), so a statement made of these alone may use it. Add to this list only after
+# checking the service's "Actions, resources, and condition keys" page in the IAM docs.
+UNSCOPABLE_ACTIONS = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    }
+)
 
 POLICY_DOCUMENT_TYPES = {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy"}
 ROLE_TYPE = "AWS::IAM::Role"
@@ -104,6 +122,8 @@ class Report:
     roles: int = 0
     policies: int = 0
     dynamodb_statements: int = 0
+    other_statements: int = 0
+    unscopable_statements: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -145,6 +165,20 @@ def _touches_dynamodb(action: str) -> bool:
     return fnmatch.fnmatchcase("dynamodb", service.lower())
 
 
+def _shape_problems(where: str, statement: dict, actions: list[str], action_kind: str, resource_kind: str, report: Report) -> list:
+    """The rules every Allow statement follows (no wildcard action, no NotResource, a
+    Resource present); returns the statement's Resource entries for the caller's own rules."""
+    for action in actions:
+        if "*" in action or "?" in action:
+            report.problems.append(f"{where}: wildcard action {action!r}; list the {action_kind} explicitly")
+    if "NotResource" in statement:
+        report.problems.append(f"{where}: NotResource grants every other resource; name the {resource_kind} instead")
+    resource_nodes = _as_list(statement.get("Resource"))
+    if not resource_nodes and "NotResource" not in statement:
+        report.problems.append(f"{where}: statement has no Resource")
+    return resource_nodes
+
+
 def check_statement(where: str, statement: Any, resources: dict, report: Report) -> None:
     if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
         return
@@ -155,24 +189,44 @@ def check_statement(where: str, statement: Any, resources: dict, report: Report)
         if not any(_touches_dynamodb(a) and a.endswith(":*") or a == "*" for a in not_actions):
             report.dynamodb_statements += 1
             report.problems.append(f"{where}: NotAction grants every other action, DynamoDB included")
+        else:
+            report.other_statements += 1
+            report.problems.append(f"{where}: NotAction grants every other action; list the actions instead")
         return
     if not any(_touches_dynamodb(a) for a in actions):
+        check_other_statement(where, statement, actions, resources, report)
         return
     report.dynamodb_statements += 1
-    for action in actions:
-        if "*" in action or "?" in action:
-            report.problems.append(f"{where}: wildcard action {action!r}; list the DynamoDB actions explicitly")
-    if "NotResource" in statement:
-        report.problems.append(f"{where}: NotResource grants every other resource; name the tables instead")
-    resource_nodes = _as_list(statement.get("Resource"))
-    if not resource_nodes and "NotResource" not in statement:
-        report.problems.append(f"{where}: statement has no Resource")
+    resource_nodes = _shape_problems(where, statement, actions, "DynamoDB actions", "tables", report)
     for node in resource_nodes:
         for text, verifiable in _resource_texts(node, resources):
             if "*" in text or "?" in text:
                 report.problems.append(f"{where}: wildcard resource {text!r}; name the table/index ARN")
             elif not verifiable:
                 report.problems.append(f"{where}: resource {text!r} cannot be checked statically; use !GetAtt/!Sub on the table")
+
+
+def check_other_statement(where: str, statement: dict, actions: list[str], resources: dict, report: Report) -> None:
+    """An Allow statement that cannot reach DynamoDB: no wildcard action, and a
+    wildcard resource only for actions that have no resource to name."""
+    report.other_statements += 1
+    resource_nodes = _shape_problems(where, statement, actions, "actions", "resources", report)
+    wildcards = [
+        text
+        for node in resource_nodes
+        for text, _verifiable in _resource_texts(node, resources)
+        if "*" in text or "?" in text
+    ]
+    if not wildcards:
+        return
+    scopable = sorted(a for a in actions if a not in UNSCOPABLE_ACTIONS)
+    if scopable:
+        for text in wildcards:
+            report.problems.append(
+                f"{where}: wildcard resource {text!r} for {', '.join(scopable)}, which IAM can scope; name the resource"
+            )
+    else:
+        report.unscopable_statements += 1
 
 
 def _documents(logical_id: str, resource: dict) -> Iterable[tuple[str, Any]]:
@@ -231,7 +285,10 @@ def main(argv: list[str]) -> int:
             print(f"IAM check FAILED: {name}: no DynamoDB statement found; is the parser still in step with the template?", file=sys.stderr)
         else:
             extra = f", {report.policies} policies" if report.policies else ""
-            print(f"IAM check: {report.roles} roles{extra}, {report.dynamodb_statements} DynamoDB statements, no wildcard ({name})")
+            print(
+                f"IAM check: {report.roles} roles{extra}, {report.dynamodb_statements} DynamoDB statements, no wildcard; "
+                f"{report.other_statements} other statements, {report.unscopable_statements} on '*' for unscopable actions only ({name})"
+            )
     return 1 if failed else 0
 
 

@@ -7,8 +7,9 @@
 #   scripts/dynamodb-engine.sh install        only install it
 #   scripts/dynamodb-engine.sh path           print the engine's executable (installing it first)
 #
-#   BOOKSTORE_ENGINE=dynoxide (default)  dynoxide 3.2.0 (crates.io `dynoxide-rs`, Rust, SQLite-backed),
-#                                        built once with `cargo install --locked` into .tools/dynoxide-3.2.0
+#   BOOKSTORE_ENGINE=dynoxide (default)  dynoxide 3.2.0 (crates.io `dynoxide-rs`, Rust, SQLite-backed):
+#                                        examples/dynamodb_engine.rs, built by cargo from the same
+#                                        dev-dependency the tests run in-process (one dynoxide build)
 #   BOOKSTORE_ENGINE=moto                moto_server (PyPI, scripts/engine-requirements.txt) in .tools/venv-engine
 #   BOOKSTORE_ENGINE_DB=FILE             dynoxide keeps its tables in this SQLite file (default: in memory)
 #
@@ -26,9 +27,8 @@ port=${2:-8000}
 pidfile="$tools/engine-$port.pid"
 logfile="$tools/engine-$port.log"
 
-dynoxide_version=3.2.0
-dynoxide_root="$tools/dynoxide-$dynoxide_version"
-dynoxide_bin="$dynoxide_root/bin/dynoxide"
+# The test profile's build: `cargo test` makes the same binary, so neither waits for the other.
+dynoxide_bin="${CARGO_TARGET_DIR:-$root/target}/debug/examples/dynamodb_engine"
 venv="$tools/venv-engine" # made by ensure_venv (scripts/lib/venv.sh)
 
 die() { echo "dynamodb-engine: $*" >&2; exit 1; }
@@ -54,15 +54,10 @@ answers() {
 }
 
 install_dynoxide() {
-  [ -x "$dynoxide_bin" ] && return 0
   command -v cargo >/dev/null || die "cargo is required to build dynoxide (install Rust with rustup)"
-  echo "dynamodb-engine: building dynoxide $dynoxide_version into $dynoxide_root (once, about 5 minutes)" >&2
-  # Only the features the HTTP server needs: no MCP server, no import tooling.
-  cargo install --locked --quiet dynoxide-rs --version "$dynoxide_version" \
-      --no-default-features --features native-sqlite,http-server,cli \
-      --root "$dynoxide_root" --target-dir "$tools/dynoxide-build" \
-    || die "cargo install dynoxide-rs $dynoxide_version failed (it needs crates.io and a C compiler for SQLite)"
-  rm -rf "$tools/dynoxide-build"
+  # Always asked, so an edited example or a new Cargo.lock is rebuilt; a no-op otherwise.
+  (cd "$root" && cargo build --locked --quiet --example dynamodb_engine) \
+    || die "cargo could not build examples/dynamodb_engine (dynoxide needs crates.io and a C compiler for SQLite)"
 }
 
 install_moto() {

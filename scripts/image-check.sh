@@ -175,7 +175,9 @@ dynoxide=$(scripts/dynamodb-engine.sh path)
 ctx="$work/context"
 mkdir -p "$ctx/deploy"
 cp "$bin" "$ctx/bookstore"
-cp "$dynoxide" "$ctx/dynoxide"
+# The engine is the test profile's build (examples/dynamodb_engine.rs): its debug info is most of its
+# 120 MB, and nothing in the engine image reads it.
+strip --strip-debug -o "$ctx/dynoxide" "$dynoxide" || fail "cannot strip $dynoxide into the build context"
 # The one difference from the repository's Dockerfile: no `# syntax=` line, which makes BuildKit fetch
 # the docker/dockerfile frontend from Docker Hub. The frontend built into the daemon reads the same
 # instructions (the file uses nothing newer).

@@ -104,20 +104,68 @@ def test_rejects_managed_dynamodb_policy(tmp_path, capsys):
     assert "AmazonDynamoDBFullAccess" in out
 
 
-def test_ignores_wildcards_outside_dynamodb_and_in_deny(tmp_path, capsys):
+def test_ignores_wildcards_in_deny_and_unscopable_actions(tmp_path, capsys):
     code, out = _run(tmp_path, _role_template("""\
         - Effect: Allow
           Action: [dynamodb:GetItem]
           Resource: [!GetAtt Table.Arn, !Sub "${Table.Arn}/index/CategoryIndex"]
         - Effect: Allow
-          Action: logs:*
+          Action: [xray:PutTraceSegments, xray:PutTelemetryRecords]
           Resource: "*"
         - Effect: Deny
           Action: dynamodb:*
           Resource: "*"
+        - Effect: Deny
+          Action: "*"
+          NotResource: !GetAtt Table.Arn
         """), capsys)
     assert code == 0, out
     assert "1 DynamoDB statements, no wildcard" in out
+    assert "1 other statements, 1 on '*' for unscopable actions only" in out
+
+
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        # a wildcard action outside DynamoDB is as broad as inside it
+        ("- Effect: Allow\n  Action: xray:*\n  Resource: '*'\n", "wildcard action 'xray:*'"),
+        ("- Effect: Allow\n  Action: logs:*\n  Resource: !GetAtt Table.Arn\n", "wildcard action 'logs:*'"),
+        # '*' for an action IAM can scope to a resource
+        ("- Effect: Allow\n  Action: secretsmanager:GetSecretValue\n  Resource: '*'\n", "which IAM can scope"),
+        ("- Effect: Allow\n  Action: s3:GetObject\n  Resource: !Sub 'arn:aws:s3:::bucket/*'\n", "which IAM can scope"),
+        # one scopable action spoils the statement's right to '*'
+        ("- Effect: Allow\n  Action: [xray:PutTraceSegments, sns:Publish]\n  Resource: '*'\n", "sns:Publish, which IAM can scope"),
+        # hidden in one branch of a condition
+        ("- Effect: Allow\n  Action: kms:Decrypt\n  Resource: !If [C, !GetAtt Table.Arn, '*']\n", "which IAM can scope"),
+        ("- Effect: Allow\n  NotAction: dynamodb:*\n  Resource: '*'\n", "NotAction grants every other action"),
+        ("- Effect: Allow\n  Action: xray:PutTraceSegments\n  NotResource: !GetAtt Table.Arn\n", "NotResource"),
+    ],
+)
+def test_rejects_wildcards_outside_dynamodb(tmp_path, capsys, statement, expected):
+    code, out = _run(tmp_path, _role_template(statement), capsys)
+    assert code == 1, out
+    assert expected in out
+
+
+def test_standalone_policy_resources_are_checked(tmp_path, capsys):
+    text = _role_template("- Effect: Allow\n  Action: dynamodb:GetItem\n  Resource: !GetAtt Table.Arn\n")
+    text += textwrap.indent(textwrap.dedent(
+        """\
+          Tracing:
+            Type: AWS::IAM::Policy
+            Properties:
+              PolicyName: t
+              Roles: [!Ref Role]
+              PolicyDocument:
+                Statement:
+                  - Effect: Allow
+                    Action: xray:*
+                    Resource: "*"
+        """
+    ), "  ")
+    code, out = _run(tmp_path, text, capsys)
+    assert code == 1
+    assert "Tracing[0]: wildcard action 'xray:*'" in out
 
 
 def test_accepts_real_template(capsys):
@@ -129,3 +177,6 @@ def test_accepts_real_template(capsys):
     # The API role and the migration role both touch DynamoDB; the execution role does not.
     assert report.roles == 3
     assert report.dynamodb_statements == 8
+    # The tracing policy: X-Ray's PutTraceSegments, whose only resource is "*".
+    assert report.policies == 1
+    assert report.unscopable_statements == 1

@@ -4,12 +4,12 @@
 //! serves it, and `cli`, `server` and `telemetry` run the process. `auth_policy` is shared by
 //! the settings that choose it and the HTTP layer that enforces it.
 
+/// The service assembled from its settings, as `serve` runs it and the tests start it.
+pub mod application;
 /// Who may write.
 pub mod auth_policy;
 /// The command line: `args` parses it (clap), `run` executes the parsed subcommand.
 pub mod cli;
-/// The parsed command line under its former name, which `main.rs` still uses.
-pub use cli::args as config;
 /// Books, names, validation and preconditions; no HTTP, no DynamoDB.
 pub mod domain;
 /// Routes, extractors, problem+json errors and the middleware stack.

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     disable_transparent_huge_pages();
-    let cli = bookstore::config::Cli::parse();
+    let cli = bookstore::cli::args::Cli::parse();
     match bookstore::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

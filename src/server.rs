@@ -66,15 +66,6 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` with the default [`ConnectionLimits`]; see [`serve_with`].
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    serve_with(listener, app, shutdown, ConnectionLimits::default()).await
-}
-
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting connections and
 /// lets in-flight requests finish for at most [`DRAIN_TIMEOUT`].
 pub async fn serve_with(

@@ -4,13 +4,13 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
 };
 
 use crate::{
-    auth_policy::AuthPolicy,
-    cli::args::{Cli, Command, ConfigError, HealthcheckArgs, SeedArgs, ServeArgs, TableArgs},
-    http::{self, AppState},
+    application::{Application, StartupError},
+    cli::args::{Cli, Command, HealthcheckArgs, SeedArgs, ServeArgs, TableArgs},
+    http,
     repository::{self, BookRepository, StoreError, migrate, seed},
     server, telemetry,
 };
@@ -18,16 +18,16 @@ use crate::{
 /// Why a command failed; printed as one line by `main`.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// A setting is missing or invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
     /// DynamoDB refused or could not be reached.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The seed file is unreadable or invalid.
     #[error("seed file {path}: {reason}")]
     SeedFile { path: String, reason: String },
-    /// Binding or serving failed.
+    /// The service could not start.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// Serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The health check failed.
@@ -59,45 +59,9 @@ async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     telemetry::init_logging();
-    let auth = args.auth_policy()?;
-    let origins = args.cors_origins();
-    if matches!(auth, AuthPolicy::Open) {
-        tracing::warn!(
-            "BOOKSTORE_AUTH=none: anyone can write. Use this for local development only"
-        );
-    }
-    let repo = repository(&args.table).await?;
-    if let AuthPolicy::TokensOrOidc { oidc, .. } = &auth {
-        tracing::info!(?oidc, "writes also accept the OIDC issuer's access tokens");
-    }
-    let quota = args.write_quota();
-    if quota.is_none() {
-        tracing::info!(
-            "BOOKSTORE_WRITE_RATE or BOOKSTORE_WRITE_BURST is 0: writes are not rate-limited"
-        );
-    }
-    let state = AppState::new(repo, auth, telemetry::metrics_handle()).with_write_quota(quota);
-    let options = args.http_options();
-    let app = http::app_with(state.clone(), &origins, &options);
-    let listener = TcpListener::bind(args.addr).await?;
-    // Bound before serving, so a bad address stops start-up instead of failing later.
-    let metrics = match args.metrics_addr {
-        Some(addr) => Some(TcpListener::bind(addr).await?),
-        None => None,
-    };
-    tracing::info!(addr = %listener.local_addr()?, table = args.table.table, "listening");
-    let limits = args.connection_limits();
-    if let Some(metrics) = metrics {
-        tracing::info!(addr = %metrics.local_addr()?, "serving /metrics");
-        // Internal scrapes only; it stops with the process.
-        tokio::spawn(server::serve_with(
-            metrics,
-            http::metrics_app(state),
-            std::future::pending(),
-            limits,
-        ));
-    }
-    server::serve_with(listener, app, server::shutdown_signal(), limits).await?;
+    let sdk = repository::load_sdk_config().await;
+    let app = Application::build(&args, repository::build_client(&sdk)).await?;
+    app.run_until_stopped(server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -102,11 +102,6 @@ impl Default for HttpOptions {
     }
 }
 
-/// The whole application with the default [`HttpOptions`]; see [`app_with`].
-pub fn app(state: AppState, cors_origins: &[HeaderValue]) -> Router {
-    app_with(state, cors_origins, &HttpOptions::default())
-}
-
 /// Every route of the API and its documentation, grouped by how [`app_with`] mounts them.
 ///
 /// Each route is declared once, with `routes!` in its module's `router()`; serving and the

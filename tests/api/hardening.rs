@@ -10,11 +10,6 @@ use std::{
 };
 
 use axum::http::HeaderMap;
-use bookstore::{
-    http::{self, AppState, AuthPolicy, HttpOptions},
-    repository::{self, BookRepository},
-    server, telemetry,
-};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{
@@ -23,7 +18,7 @@ use tokio::{
     sync::Semaphore,
 };
 
-use crate::support::{book_path, free_port, problem, sdk_config, spawn_app, spawn_app_at};
+use crate::support::{book_path, free_port, problem, spawn_app, spawn_app_at, spawn_app_with};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
@@ -251,18 +246,6 @@ async fn concurrent_readiness_probes_share_one_describe_table() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// The app with `options` over a DynamoDB at `endpoint`, on a socket; its base URL.
-async fn spawn_with(endpoint: &str, options: HttpOptions) -> String {
-    let client = repository::build_client(&sdk_config(endpoint).await);
-    let repo = BookRepository::new(client, "Books".to_owned());
-    let state = AppState::new(repo, AuthPolicy::Open, telemetry::metrics_handle());
-    let app = http::app_with(state, &[], &options);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(server::serve(listener, app, std::future::pending()));
-    base
-}
-
 /// A fake DynamoDB that holds every call until `gate` gets permits, then answers `{}` (for
 /// GetItem: no such item); counts the calls that arrived.
 async fn gated_dynamodb() -> (String, Arc<AtomicUsize>, Arc<Semaphore>) {
@@ -287,14 +270,9 @@ async fn gated_dynamodb() -> (String, Arc<AtomicUsize>, Arc<Semaphore>) {
 #[tokio::test]
 async fn past_the_in_flight_cap_requests_get_an_immediate_503() {
     let (endpoint, arrived, gate) = gated_dynamodb().await;
-    let base = spawn_with(
-        &endpoint,
-        HttpOptions {
-            max_in_flight: 2,
-            ..HttpOptions::default()
-        },
-    )
-    .await;
+    let base = spawn_app_with(&endpoint, false, &["--max-in-flight", "2"])
+        .await
+        .base;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

@@ -2,34 +2,28 @@
 //! of "Sign-in for browser frontends", key rotation, an issuer that is down or broken, and
 //! Authorization headers that are not credentials at all.
 
-use std::sync::Arc;
-
-use bookstore::{
-    auth_policy::{OidcSettings, OidcVerifier},
-    http::AuthPolicy,
-};
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::{Method, Response, StatusCode, header::HeaderValue};
 use serde_json::{Value, json};
 
 use crate::{
     issuer::{AUDIENCE, Jwks, TestIssuer, TestKey, WRITE_SCOPE, now, segment},
-    support::{ORIGIN, TOKEN, TestApp, book_path, free_port, problem, spawn_app_with, test_tokens},
+    support::{
+        ORIGIN, TOKEN, TestApp, book_path, engine_endpoint, free_port, problem, spawn_app_with,
+    },
 };
 
 /// The app, accepting the test tokens and `issuer_url`'s access tokens.
 async fn app_trusting(issuer_url: &str) -> TestApp {
-    let settings = OidcSettings {
-        issuer: issuer_url.to_owned(),
-        audience: AUDIENCE.to_owned(),
-        write_scope: WRITE_SCOPE.to_owned(),
-    };
-    let oidc = Arc::new(OidcVerifier::new(&settings).unwrap());
-    let auth = AuthPolicy::TokensOrOidc {
-        tokens: test_tokens(),
-        oidc,
-    };
-    spawn_app_with(auth, None).await
+    let flags = [
+        "--oidc-issuer",
+        issuer_url,
+        "--oidc-audience",
+        AUDIENCE,
+        "--write-scope",
+        WRITE_SCOPE,
+    ];
+    spawn_app_with(&engine_endpoint(), true, &flags).await
 }
 
 fn book(title: &str) -> Value {

@@ -1,16 +1,19 @@
 //! Write quotas per principal: a burst, then 429s with `Retry-After` and the RateLimit headers;
 //! principals apart; reads and health checks never limited.
 
-use bookstore::http::{AuthPolicy, quota::WriteQuota};
 use reqwest::{Method, Response, StatusCode};
 
-use crate::support::{ORIGIN, OTHER_TOKEN, TOKEN, TestApp, problem, spawn_app_with, test_tokens};
+use crate::support::{
+    ORIGIN, OTHER_TOKEN, TOKEN, TestApp, engine_endpoint, problem, spawn_app_with,
+};
 
 /// One write per second, bursts of `BURST`.
 const BURST: u32 = 5;
 
 async fn limited_app() -> TestApp {
-    spawn_app_with(AuthPolicy::Tokens(test_tokens()), WriteQuota::new(1, BURST)).await
+    let burst = BURST.to_string();
+    let flags = ["--write-rate", "1", "--write-burst", &burst];
+    spawn_app_with(&engine_endpoint(), true, &flags).await
 }
 
 /// A cheap write: deleting a book that is not there (a 404 still counts against the quota).

@@ -1,15 +1,21 @@
 //! The test harness: a fresh table in the DynamoDB engine and the real app on a real socket.
+//!
+//! The engine is dynoxide, started in this test process on first use (a dev-dependency), so
+//! `cargo test` needs nothing installed or running. `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` points
+//! the suite at another engine instead: `scripts/test.sh` runs it again on moto_server that way.
+//! The app is built by `Application::build`, exactly as `bookstore serve` builds it.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
-use axum::http::HeaderValue;
 use bookstore::{
-    http::{self, AppState, AuthPolicy, quota::WriteQuota},
+    application::Application,
+    cli::args::{Cli, Command, ServeArgs},
     repository::{self, BookRepository, migrate},
-    server, telemetry,
+    telemetry,
 };
+use clap::Parser;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -20,15 +26,53 @@ pub const OTHER_TOKEN: &str = "other-test-token";
 /// The CORS origin every test app allows.
 pub const ORIGIN: &str = "https://shop.example";
 
-/// Where the engine is; set by `scripts/test.sh`.
+/// Where the engine is: `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` when set, else a dynoxide this test
+/// process starts once, in memory, on a port of its own.
 pub fn engine_endpoint() -> String {
-    std::env::var("BOOKSTORE_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "BOOKSTORE_TEST_DYNAMODB_ENDPOINT is not set. Run the tests with scripts/test.sh, which \
-             installs and starts the DynamoDB engine (it needs python3 with venv: \
-             apt-get install python3 python3-venv), or point it at a running engine."
-        )
-    })
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT
+        .get_or_init(|| {
+            std::env::var("BOOKSTORE_TEST_DYNAMODB_ENDPOINT")
+                .unwrap_or_else(|_| start_in_process_engine())
+        })
+        .clone()
+}
+
+/// Starts dynoxide's server on its own thread and runtime, so it outlives every test's runtime
+/// (each `#[tokio::test]` has one, dropped when the test ends). The socket is bound before this
+/// returns: connections made before the server accepts wait in the backlog.
+fn start_in_process_engine() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port for dynoxide");
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::Builder::new()
+        .name("dynamodb-engine".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for dynoxide");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let db = dynoxide::Database::memory().expect("an in-memory dynoxide database");
+                dynoxide::server::serve_with_shutdown(listener, db, std::future::pending()).await
+            })
+        })
+        .expect("start the dynoxide thread");
+    endpoint
+}
+
+/// Whether `scripts/test.sh` runs the suite: there a test that cannot find what it needs
+/// (Python with boto3, an engine binary) fails instead of skipping.
+pub fn everything_required() -> bool {
+    std::env::var_os("BOOKSTORE_TEST_REQUIRE_ALL").is_some()
+}
+
+/// Says why a test does not run here, or fails with that reason under `scripts/test.sh`.
+pub fn skip(why: &str) {
+    assert!(!everything_required(), "{why}");
+    eprintln!("SKIPPED: {why} (scripts/test.sh installs it and runs this test)");
 }
 
 /// An SDK configuration for the engine at `endpoint`, with throwaway credentials.
@@ -77,21 +121,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_at(&engine_endpoint(), true).await
 }
 
-/// Spawns the app over a new table, with its own auth policy and write quota.
-pub async fn spawn_app_with(auth: AuthPolicy, quota: Option<WriteQuota>) -> TestApp {
-    let client = client_for(&engine_endpoint()).await;
-    let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
-    migrate::run(&client, &table).await.unwrap();
-    serve_app_with(BookRepository::new(client, table), auth, quota).await
-}
-
-/// The static tokens every test app accepts.
-pub fn test_tokens() -> std::sync::Arc<[secrecy::SecretString]> {
-    std::sync::Arc::from(vec![TOKEN.into(), OTHER_TOKEN.into()])
-}
-
 /// Spawns the app against `endpoint`, creating and migrating a fresh table when `migrate` is set.
 pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
+    spawn_app_with(endpoint, migrate_table, &[]).await
+}
+
+/// [`spawn_app_at`] with more `serve` flags (e.g. `["--max-in-flight", "2"]`).
+pub async fn spawn_app_with(endpoint: &str, migrate_table: bool, flags: &[&str]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init_logging();
     }
@@ -99,28 +135,46 @@ pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
     let table = format!("books-test-{}", uuid::Uuid::new_v4().simple());
     if migrate_table {
         migrate::run(&client, &table).await.unwrap_or_else(|e| {
-            panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}. Is it running? scripts/test.sh starts it.")
+            panic!("cannot migrate a table in the DynamoDB engine at {endpoint}: {e}")
         });
     }
-    serve_app(BookRepository::new(client, table)).await
+    serve_app(client, &test_settings(&table, flags)).await
 }
 
-/// Runs the app over `repo` on a new socket.
-async fn serve_app(repo: BookRepository) -> TestApp {
-    serve_app_with(repo, AuthPolicy::Tokens(test_tokens()), None).await
+/// The settings every test app runs with, as `bookstore serve` parses them from its flags, plus
+/// `flags`.
+pub fn test_settings(table: &str, flags: &[&str]) -> ServeArgs {
+    let tokens = format!("{TOKEN},{OTHER_TOKEN}");
+    let argv = [
+        "bookstore",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--table",
+        table,
+        "--api-tokens",
+        &tokens,
+        "--cors-origins",
+        ORIGIN,
+    ];
+    let argv = argv.iter().chain(flags);
+    match Cli::try_parse_from(argv)
+        .expect("valid test settings")
+        .command
+    {
+        Command::Serve(settings) => settings,
+        _ => unreachable!("the test settings are serve's"),
+    }
 }
 
-async fn serve_app_with(
-    repo: BookRepository,
-    auth: AuthPolicy,
-    quota: Option<WriteQuota>,
-) -> TestApp {
-    let state =
-        AppState::new(repo.clone(), auth, telemetry::metrics_handle()).with_write_quota(quota);
-    let app = http::app(state, &[HeaderValue::from_static(ORIGIN)]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(listener, app, std::future::pending()));
+/// Builds the app with `settings` and `client`, as `bookstore serve` does, on a new socket.
+async fn serve_app(client: aws_sdk_dynamodb::Client, settings: &ServeArgs) -> TestApp {
+    let app = Application::build(settings, client)
+        .await
+        .expect("the test app builds");
+    let addr: SocketAddr = app.local_addr().unwrap();
+    let repo = app.repository().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         base: format!("http://{addr}"),
         repo,
@@ -135,8 +189,11 @@ impl TestApp {
     /// Another app over this one's table, reaching the engine at `endpoint`: a second task of
     /// the service, sharing nothing with this one but the tables.
     pub async fn sibling(&self, endpoint: &str) -> TestApp {
-        let client = client_for(endpoint).await;
-        serve_app(BookRepository::new(client, self.repo.table())).await
+        serve_app(
+            client_for(endpoint).await,
+            &test_settings(self.repo.table(), &[]),
+        )
+        .await
     }
 
     /// A request to `path` (already percent-encoded), without a token.
