@@ -16,6 +16,10 @@ use super::{
 /// refused the moment it expires.
 const LEEWAY_SECONDS: u64 = 60;
 
+/// Default of `BOOKSTORE_WRITE_SCOPE`: what a Cognito resource server `bookstore` with a custom
+/// scope `write` grants.
+pub const DEFAULT_WRITE_SCOPE: &str = "bookstore/write";
+
 /// What an access token must carry to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, builder::RangedU64ValueParser, value_parser
 use secrecy::SecretString;
 
 use crate::{
-    auth_policy::{AuthPolicy, OidcSettings, OidcSetupError, OidcVerifier},
+    auth_policy::{AuthPolicy, DEFAULT_WRITE_SCOPE, OidcSettings, OidcSetupError, OidcVerifier},
     http::{
         self, HttpOptions,
         quota::{self, WriteQuota},
@@ -153,10 +153,6 @@ pub struct HealthcheckArgs {
     #[arg(default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
 }
-
-/// Default of `BOOKSTORE_WRITE_SCOPE`: the scope a Cognito resource server `bookstore` with a
-/// custom scope `write` grants.
-pub const DEFAULT_WRITE_SCOPE: &str = "bookstore/write";
 
 /// The bearer tokens of `BOOKSTORE_API_TOKENS`, at least one; `Debug` never shows them.
 pub type Tokens = Arc<[SecretString]>;
