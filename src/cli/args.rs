@@ -16,6 +16,7 @@ use crate::{
         self, HttpOptions,
         quota::{self, WriteQuota},
     },
+    repository::MAX_TABLE_NAME,
     server::{ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT},
 };
 
@@ -35,6 +36,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the table and its index (idempotent; safe to run from several tasks at once).
     Migrate(TableArgs),
+    /// Rebuild every category and author count from the table (after writes by other tools).
+    Recount(TableArgs),
     /// Load books with BatchWriteItem (default: the tutorial's five sample books).
     Seed(SeedArgs),
     /// Print the OpenAPI document.
@@ -186,10 +189,6 @@ pub enum ConfigError {
     #[error(transparent)]
     Oidc(#[from] OidcSetupError),
 }
-
-/// DynamoDB allows 255; `-migrations` and `-idempotency` (the longer) are appended for the
-/// ledger and the Idempotency-Key records.
-const MAX_TABLE_NAME: usize = 255 - "-idempotency".len();
 
 /// A table name DynamoDB accepts.
 fn table_name(table: &str) -> Result<String, String> {
