@@ -59,8 +59,17 @@ impl Application {
                 "BOOKSTORE_AUTH=none: anyone can write. Use this for local development only"
             );
         }
+        if let AuthPolicy::TokensOrOidc { oidc, .. } = &auth {
+            tracing::info!(?oidc, "writes also accept the OIDC issuer's access tokens");
+        }
+        let quota = settings.write_quota();
+        if quota.is_none() {
+            tracing::info!(
+                "BOOKSTORE_WRITE_RATE or BOOKSTORE_WRITE_BURST is 0: writes are not rate-limited"
+            );
+        }
         let repo = BookRepository::new(client, settings.table.table.as_str());
-        let state = AppState::new(repo, auth, telemetry::metrics_handle());
+        let state = AppState::new(repo, auth, telemetry::metrics_handle()).with_write_quota(quota);
         let router = http::app_with(
             state.clone(),
             &settings.cors_origins(),

@@ -11,8 +11,11 @@ use clap::{Args, Parser, Subcommand, builder::RangedU64ValueParser, value_parser
 use secrecy::SecretString;
 
 use crate::{
-    auth_policy::AuthPolicy,
-    http::{self, HttpOptions},
+    auth_policy::{AuthPolicy, DEFAULT_WRITE_SCOPE, OidcSettings, OidcSetupError, OidcVerifier},
+    http::{
+        self, HttpOptions,
+        quota::{self, WriteQuota},
+    },
     repository::MAX_TABLE_NAME,
     server::{ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT},
 };
@@ -79,6 +82,32 @@ pub struct ServeArgs {
     #[arg(value_name = "BOOKSTORE_AUTH")]
     #[arg(value_parser = auth_mode)]
     pub auth: Option<AuthMode>,
+    /// OIDC issuer whose JWT access tokens may write (e.g. a Cognito user pool's
+    /// `https://cognito-idp.<region>.amazonaws.com/<pool id>`); needs the audience too.
+    #[arg(long, env = "BOOKSTORE_OIDC_ISSUER")]
+    #[arg(value_name = "BOOKSTORE_OIDC_ISSUER")]
+    #[arg(value_parser = non_blank("BOOKSTORE_OIDC_ISSUER"))]
+    pub oidc_issuer: Option<String>,
+    /// The access tokens' `aud`, or their `client_id` when they have no `aud` (Cognito).
+    #[arg(long, env = "BOOKSTORE_OIDC_AUDIENCE")]
+    #[arg(value_name = "BOOKSTORE_OIDC_AUDIENCE")]
+    #[arg(value_parser = non_blank("BOOKSTORE_OIDC_AUDIENCE"))]
+    pub oidc_audience: Option<String>,
+    /// The scope an access token needs to write.
+    #[arg(long, env = "BOOKSTORE_WRITE_SCOPE")]
+    #[arg(value_name = "BOOKSTORE_WRITE_SCOPE")]
+    #[arg(default_value = DEFAULT_WRITE_SCOPE, value_parser = scope_token)]
+    pub write_scope: String,
+    /// Writes per second each principal (token or OIDC subject) may sustain; 0 turns the quota off.
+    #[arg(long, env = "BOOKSTORE_WRITE_RATE")]
+    #[arg(value_name = "BOOKSTORE_WRITE_RATE")]
+    #[arg(default_value_t = quota::DEFAULT_WRITE_RATE)]
+    pub write_rate: u32,
+    /// Writes each principal may make at once before the rate applies; 0 turns the quota off.
+    #[arg(long, env = "BOOKSTORE_WRITE_BURST")]
+    #[arg(value_name = "BOOKSTORE_WRITE_BURST")]
+    #[arg(default_value_t = quota::DEFAULT_WRITE_BURST)]
+    pub write_burst: u32,
     /// Comma-separated browser origins allowed by CORS (e.g. `https://shop.example.com`).
     #[arg(long, env = "BOOKSTORE_CORS_ORIGINS")]
     #[arg(value_name = "BOOKSTORE_CORS_ORIGINS")]
@@ -143,14 +172,22 @@ pub enum AuthMode {
 /// Settings that are each valid but do not go together; the message names the variables.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// Neither tokens nor the explicit opt-out.
+    /// Neither tokens, nor an issuer, nor the explicit opt-out.
     #[error(
-        "set BOOKSTORE_API_TOKENS (comma-separated bearer tokens for writes) or, for local development only, BOOKSTORE_AUTH=none"
+        "set BOOKSTORE_API_TOKENS (comma-separated bearer tokens for writes), BOOKSTORE_OIDC_ISSUER with BOOKSTORE_OIDC_AUDIENCE, or, for local development only, BOOKSTORE_AUTH=none"
     )]
     NoAuth,
-    /// Both tokens and the opt-out: ambiguous, so refused.
-    #[error("BOOKSTORE_API_TOKENS and BOOKSTORE_AUTH=none are both set; set only one")]
+    /// Credentials and the opt-out: ambiguous, so refused.
+    #[error(
+        "BOOKSTORE_AUTH=none is set with BOOKSTORE_API_TOKENS or BOOKSTORE_OIDC_ISSUER; set only one"
+    )]
     ConflictingAuth,
+    /// An issuer without an audience or the reverse: every token would be refused.
+    #[error("BOOKSTORE_OIDC_ISSUER and BOOKSTORE_OIDC_AUDIENCE go together; set both or neither")]
+    IncompleteOidc,
+    /// The issuer cannot be used.
+    #[error(transparent)]
+    Oidc(#[from] OidcSetupError),
 }
 
 /// A table name DynamoDB accepts.
@@ -187,6 +224,34 @@ fn token_list(list: &str) -> Result<Tokens, String> {
     Ok(Arc::from(tokens))
 }
 
+/// A value that is not blank, trimmed.
+fn non_blank(name: &'static str) -> impl Fn(&str) -> Result<String, String> + Clone {
+    move |value| {
+        let value = value.trim();
+        if value.is_empty() {
+            Err(format!("{name} is blank"))
+        } else {
+            Ok(value.to_owned())
+        }
+    }
+}
+
+/// One OAuth scope (RFC 6749 §3.3 scope-token), which is also safe in a `WWW-Authenticate`
+/// quoted string.
+fn scope_token(scope: &str) -> Result<String, String> {
+    let ok = !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if ok {
+        Ok(scope.to_owned())
+    } else {
+        Err(format!(
+            "BOOKSTORE_WRITE_SCOPE must be one scope: printable ASCII without spaces, quotes or backslashes, got '{scope}'"
+        ))
+    }
+}
+
 /// `none` (any case) or nothing.
 fn auth_mode(mode: &str) -> Result<AuthMode, String> {
     match mode.trim() {
@@ -212,12 +277,39 @@ fn cors_origin(origin: &str) -> Result<Option<HeaderValue>, String> {
 impl ServeArgs {
     /// Who may write, refusing to start without an explicit choice.
     pub fn auth_policy(&self) -> Result<AuthPolicy, ConfigError> {
-        match (&self.api_tokens, self.auth.unwrap_or(AuthMode::Tokens)) {
-            (Some(_), AuthMode::Open) => Err(ConfigError::ConflictingAuth),
-            (None, AuthMode::Open) => Ok(AuthPolicy::Open),
-            (None, AuthMode::Tokens) => Err(ConfigError::NoAuth),
-            (Some(tokens), AuthMode::Tokens) => Ok(AuthPolicy::Tokens(tokens.clone())),
+        let oidc = self.oidc_settings()?;
+        match (
+            &self.api_tokens,
+            oidc,
+            self.auth.unwrap_or(AuthMode::Tokens),
+        ) {
+            (None, None, AuthMode::Open) => Ok(AuthPolicy::Open),
+            (_, _, AuthMode::Open) => Err(ConfigError::ConflictingAuth),
+            (None, None, AuthMode::Tokens) => Err(ConfigError::NoAuth),
+            (Some(tokens), None, AuthMode::Tokens) => Ok(AuthPolicy::Tokens(tokens.clone())),
+            (tokens, Some(oidc), AuthMode::Tokens) => Ok(AuthPolicy::TokensOrOidc {
+                tokens: tokens.clone().unwrap_or_else(|| Arc::from(Vec::new())),
+                oidc: Arc::new(OidcVerifier::new(&oidc)?),
+            }),
         }
+    }
+
+    /// The OIDC issuer's settings, if one is configured.
+    pub fn oidc_settings(&self) -> Result<Option<OidcSettings>, ConfigError> {
+        match (&self.oidc_issuer, &self.oidc_audience) {
+            (None, None) => Ok(None),
+            (Some(issuer), Some(audience)) => Ok(Some(OidcSettings {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                write_scope: self.write_scope.clone(),
+            })),
+            _ => Err(ConfigError::IncompleteOidc),
+        }
+    }
+
+    /// The write quota per principal, or `None` when either setting is 0.
+    pub fn write_quota(&self) -> Option<WriteQuota> {
+        WriteQuota::new(self.write_rate, self.write_burst)
     }
 
     /// The connection timeouts of the server.
@@ -274,6 +366,73 @@ mod tests {
             panic!("tokens expected");
         };
         assert_eq!(tokens.len(), 2);
+    }
+
+    #[test]
+    fn oidc_stands_alone_or_beside_tokens() {
+        let issuer = ["--oidc-issuer", "https://issuer.example"];
+        let both = [
+            "--oidc-issuer",
+            "https://issuer.example",
+            "--oidc-audience",
+            "api",
+        ];
+        assert!(matches!(policy(&issuer), Err(ConfigError::IncompleteOidc)));
+        assert!(matches!(
+            policy(&["--oidc-audience", "api"]),
+            Err(ConfigError::IncompleteOidc)
+        ));
+        let Ok(AuthPolicy::TokensOrOidc { tokens, .. }) = policy(&both) else {
+            panic!("OIDC expected");
+        };
+        assert!(tokens.is_empty());
+        let with_tokens = [&both[..], &["--api-tokens", "a"]].concat();
+        let Ok(AuthPolicy::TokensOrOidc { tokens, .. }) = policy(&with_tokens) else {
+            panic!("OIDC and tokens expected");
+        };
+        assert_eq!(tokens.len(), 1);
+        let open = [&both[..], &["--auth", "none"]].concat();
+        assert!(matches!(policy(&open), Err(ConfigError::ConflictingAuth)));
+        let plain_http = [
+            "--oidc-issuer",
+            "http://issuer.example",
+            "--oidc-audience",
+            "a",
+        ];
+        assert!(matches!(policy(&plain_http), Err(ConfigError::Oidc(_))));
+        let local = [
+            "--oidc-issuer",
+            "http://localhost:3000",
+            "--oidc-audience",
+            "a",
+        ];
+        assert!(policy(&local).is_ok());
+    }
+
+    #[test]
+    fn the_write_scope_is_one_scope_token() {
+        assert_eq!(serve(&[]).unwrap().write_scope, "bookstore/write");
+        assert!(serve(&["--write-scope", "api:write"]).is_ok());
+        for bad in ["", "a b", "a\"b", "a\\b"] {
+            assert!(serve(&["--write-scope", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_write_quota_defaults_on_and_zero_turns_it_off() {
+        assert!(serve(&[]).unwrap().write_quota().is_some());
+        assert!(
+            serve(&["--write-rate", "0"])
+                .unwrap()
+                .write_quota()
+                .is_none()
+        );
+        assert!(
+            serve(&["--write-burst", "0"])
+                .unwrap()
+                .write_quota()
+                .is_none()
+        );
     }
 
     #[test]

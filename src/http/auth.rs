@@ -1,4 +1,6 @@
-//! Bearer-token authentication for writes. Reads are public.
+//! Writes need credentials (a static bearer token or an OIDC access token) and are counted
+//! against their principal's quota. Reads are public and pass straight through: no token is
+//! read or verified on a GET.
 
 use axum::{
     extract::{Request, State},
@@ -8,49 +10,37 @@ use axum::{
 };
 
 use super::{AppState, problem::ApiError};
+use crate::auth_policy::AuthError;
 
-/// Middleware: a write (anything but GET, HEAD, OPTIONS) needs `Authorization: Bearer <token>`.
-pub async fn require_token_for_writes(
+/// Middleware: a write (anything but GET, HEAD, OPTIONS) needs credentials the policy accepts
+/// and room in its principal's quota. The principal goes to the handler (idempotency scope) and
+/// back out on the response (the access log); the quota's headers go on the response.
+pub async fn guard_writes(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let is_read = matches!(
+    if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if !is_read {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token);
-        if !state.auth.accepts(presented) {
-            return Err(ApiError::Unauthorized);
-        }
+    ) {
+        return Ok(next.run(request).await);
     }
-    Ok(next.run(request).await)
-}
-
-/// The token of a `Bearer` credential (the scheme is case-insensitive, RFC 9110 §11.1).
-pub(super) fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_bearer_scheme() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Bearerabc"), None);
+    let mut values = request.headers().get_all(header::AUTHORIZATION).iter();
+    let authorization = values.next().map(|v| v.as_bytes());
+    if values.next().is_some() {
+        return Err(AuthError::InvalidToken("more than one Authorization header").into());
     }
+    let principal = state.auth.authenticate(authorization).await?;
+    let quota = match &state.quota {
+        Some(quota) => Some(quota.check(&principal).map_err(ApiError::TooManyRequests)?),
+        None => None,
+    };
+    request.extensions_mut().insert(principal.clone());
+    let mut response = next.run(request).await;
+    if let Some(quota) = quota {
+        quota.insert_into(response.headers_mut());
+    }
+    response.extensions_mut().insert(principal);
+    Ok(response)
 }

@@ -10,13 +10,16 @@ use utoipa::{
         header::Header,
         path::Operation,
         schema::{ObjectBuilder, SchemaType, Type},
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{
+            HttpAuthScheme, HttpBuilder, OpenIdConnect, SecurityRequirement, SecurityScheme,
+        },
     },
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{AppState, dto, health, merge_patch, problem, schemas};
+use crate::auth_policy::DEFAULT_WRITE_SCOPE;
 
 /// What the API says of itself beyond its routes, which [`openapi`] adds from the router.
 #[derive(OpenApi)]
@@ -24,7 +27,9 @@ use super::{AppState, dto, health, merge_patch, problem, schemas};
     info(
         title = "Bookstore API",
         description = "The catalogue of an online bookstore, stored in the Amazon DynamoDB `Books` table of the AWS tutorial \
-                       \"Create and Manage a Nonrelational Database with Amazon DynamoDB\". Reads are public; writes need a bearer token. \
+                       \"Create and Manage a Nonrelational Database with Amazon DynamoDB\". Reads are public; writes need a bearer token: a static token, or an OpenID Connect access token \
+                       with the write scope. Writes are limited per caller (429 with `Retry-After` and the `RateLimit-Policy` and \
+                       `RateLimit` headers of draft-ietf-httpapi-ratelimit-headers, which allowed writes carry too). \
                        `Idempotency-Key` is honoured by `POST /books` and `POST /books/batch` only; every other route ignores it.",
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -67,10 +72,17 @@ fn docs_page_doc() {}
 #[allow(dead_code)] // Swagger UI serves this route: the stub only carries its documentation.
 fn docs_redirect_doc() {}
 
-/// Adds the bearer security scheme that write operations name.
-struct BearerAuth;
+/// The security schemes of writes, and the two ways every write may be authorized: a static
+/// bearer token, or an OIDC access token with the write scope. The routes name `bearer`; the
+/// OIDC alternative is added to each of them here, in one place.
+struct WriteAuth;
 
-impl Modify for BearerAuth {
+/// Where the committed document says the issuer's discovery document is: a Cognito user pool's,
+/// with placeholders. A deployment's issuer is its `BOOKSTORE_OIDC_ISSUER`.
+const OIDC_DISCOVERY_EXAMPLE: &str =
+    "https://cognito-idp.region.amazonaws.com/userPoolId/.well-known/openid-configuration";
+
+impl Modify for WriteAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -78,10 +90,28 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token from BOOKSTORE_API_TOKENS"))
+                    .description(Some(
+                        "A static token from BOOKSTORE_API_TOKENS, or an OIDC access token (a JWT) \
+                         from BOOKSTORE_OIDC_ISSUER with the write scope",
+                    ))
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "oidc",
+            SecurityScheme::OpenIdConnect(OpenIdConnect::with_description(
+                OIDC_DISCOVERY_EXAMPLE,
+                "Sign-in with the issuer of BOOKSTORE_OIDC_ISSUER (this URL is an Amazon Cognito \
+                 example): its JWT access tokens write when their `aud` (or `client_id`) is \
+                 BOOKSTORE_OIDC_AUDIENCE and their `scope` holds BOOKSTORE_WRITE_SCOPE \
+                 (default `bookstore/write`). Send them as `Authorization: Bearer <token>`.",
+            )),
+        );
+        for_each_operation(openapi, |operation| {
+            if let Some(requirements) = operation.security.as_mut().filter(|r| !r.is_empty()) {
+                requirements.push(SecurityRequirement::new("oidc", [DEFAULT_WRITE_SCOPE]));
+            }
+        });
     }
 }
 
@@ -186,7 +216,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     );
     // After the merge: they rewrite the routes' operations.
     let modifiers: [&dyn Modify; 3] = [
-        &BearerAuth,
+        &WriteAuth,
         &OptionalParametersAreNotNullable,
         &EveryResponseHasARequestId,
     ];

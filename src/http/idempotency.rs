@@ -21,7 +21,6 @@ use utoipa::{
 };
 
 use super::{
-    auth::bearer_token,
     dto::{BatchResponse, BookResponse},
     extract::{JsonBody, check_content_type, parse_json, read_body},
     headers::{etag, location},
@@ -29,6 +28,7 @@ use super::{
     responses::{AuthErrors, BackendErrors, BodyErrors},
 };
 use crate::{
+    auth_policy::Principal,
     domain::{Book, NewBook},
     repository::{BookRepository, KeyedOutcome, KeyedRequest, StoreError, StoredResponse},
 };
@@ -62,7 +62,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Keyed<T> {
             return Ok(Self { key: None, body });
         };
         let key = sha256_hex(&[
-            caller_scope(request.headers()).as_bytes(),
+            caller_scope(&request).as_bytes(),
             b"\n",
             client_key.as_bytes(),
         ]);
@@ -106,17 +106,15 @@ fn client_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     value.to_str().map(Some).map_err(|_| malformed())
 }
 
-/// Whose keys these are: a hash of the bearer token, so keys of different tokens never meet and
-/// no token (a secret) is stored. Without a token (only when auth is off) all callers share one.
-fn caller_scope(headers: &HeaderMap) -> String {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token)
-        .map_or_else(
-            || "anonymous".to_owned(),
-            |token| sha256_hex(&[b"bearer\n", token.as_bytes()]),
-        )
+/// Whose keys these are: the principal the auth middleware found, so keys of different
+/// callers never meet while every token of one OIDC subject shares them. A static token's scope
+/// is the hash of the token, as before principals existed, so no secret is stored and older
+/// records still replay. Without a principal (only when writes are open) all callers share one.
+fn caller_scope(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<Principal>()
+        .map_or_else(|| Principal::Anonymous.scope(), Principal::scope)
 }
 
 fn sha256_hex(parts: &[&[u8]]) -> String {
@@ -313,16 +311,19 @@ mod tests {
     }
 
     #[test]
-    fn scopes_differ_by_token_and_hide_it() {
-        let scope = |value: &'static str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
-            caller_scope(&headers)
+    fn a_static_token_keeps_the_scope_it_always_had() {
+        let scope = |principal: Option<Principal>| {
+            let mut request = Request::new(axum::body::Body::empty());
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
+            caller_scope(&request)
         };
-        assert_eq!(scope("Bearer alpha"), scope("bearer  alpha "));
-        assert_ne!(scope("Bearer alpha"), scope("Bearer beta"));
-        assert!(!scope("Bearer alpha").contains("alpha"));
-        assert_eq!(caller_scope(&HeaderMap::new()), "anonymous");
+        assert_eq!(
+            scope(Some(Principal::static_token("alpha"))),
+            sha256_hex(&[b"bearer\n", b"alpha"])
+        );
+        assert_eq!(scope(None), "anonymous");
     }
 
     #[test]

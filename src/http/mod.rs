@@ -16,6 +16,7 @@ mod listings;
 mod merge_patch;
 mod middleware;
 mod problem;
+pub mod quota;
 mod responses;
 mod schemas;
 
@@ -52,6 +53,8 @@ pub struct AppState {
     pub repo: BookRepository,
     /// Who may write.
     pub auth: AuthPolicy,
+    /// Writes per principal; `None` when unlimited.
+    quota: Option<Arc<quota::WriteQuota>>,
     /// The cached answer of `/health/ready`.
     readiness: Arc<health::ReadinessCache>,
     /// The Prometheus recorder `/metrics` renders.
@@ -64,8 +67,17 @@ impl AppState {
         Self {
             repo,
             auth,
+            quota: None,
             readiness: Arc::default(),
             metrics,
+        }
+    }
+
+    /// The same state with writes limited per principal (`None`: unlimited, the default).
+    pub fn with_write_quota(self, quota: Option<quota::WriteQuota>) -> Self {
+        Self {
+            quota: quota.map(Arc::new),
+            ..self
         }
     }
 }
@@ -96,7 +108,7 @@ impl Default for HttpOptions {
 /// Each route is declared once, with `routes!` in its module's `router()`; serving and the
 /// OpenAPI document ([`docs::openapi`]) are both read from here.
 struct RouteGroups {
-    /// Behind the bearer-token check for writes.
+    /// Behind the credentials and quota check for writes.
     guarded: OpenApiRouter<AppState>,
     /// Health checks and the documentation.
     public: OpenApiRouter<AppState>,
@@ -134,10 +146,8 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
         public,
         metrics,
     } = route_groups();
-    let api = Router::from(guarded).route_layer(from_fn_with_state(
-        state.clone(),
-        auth::require_token_for_writes,
-    ));
+    let api =
+        Router::from(guarded).route_layer(from_fn_with_state(state.clone(), auth::guard_writes));
     let mut router = Router::new().merge(api).merge(Router::from(public));
     if options.metrics_on_api_port {
         router = router.merge(Router::from(metrics));
@@ -224,6 +234,11 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 header::LOCATION,
                 HeaderName::from_static("x-request-id"),
                 idempotency::REPLAYED,
+                header::RETRY_AFTER,
+                quota::RATELIMIT_POLICY,
+                quota::RATELIMIT,
+                // A browser app can tell an expired sign-in from a missing scope.
+                header::WWW_AUTHENTICATE,
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

@@ -9,8 +9,9 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dto::BookResponse, headers::etag};
+use super::{dto::BookResponse, headers::etag, quota::QuotaExceeded};
 use crate::{
+    auth_policy::AuthError,
     domain::{Book, FieldError},
     repository::StoreError,
     telemetry::otel,
@@ -25,9 +26,13 @@ pub enum ApiError {
     /// Malformed JSON, a bad query parameter, cursor, header or path encoding.
     #[error("{0}")]
     BadRequest(String),
-    /// A write without a valid bearer token.
-    #[error("a valid bearer token is required for writes")]
-    Unauthorized,
+    /// A write whose credentials were refused: 401, 403 without the write scope, or 503 when
+    /// the issuer's keys are needed and cannot be fetched.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A write past its principal's quota.
+    #[error("too many writes: retry in {} seconds", .0.retry_after)]
+    TooManyRequests(QuotaExceeded),
     /// No such book, or no such route.
     #[error("{0}")]
     NotFound(String),
@@ -68,7 +73,12 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Auth(
+                AuthError::Missing | AuthError::UnknownToken | AuthError::InvalidToken(_),
+            ) => StatusCode::UNAUTHORIZED,
+            Self::Auth(AuthError::InsufficientScope(_)) => StatusCode::FORBIDDEN,
+            Self::Auth(AuthError::KeysUnavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -222,8 +232,15 @@ impl IntoResponse for ApiError {
         let mut response = problem.render();
         let headers = response.headers_mut();
         match self {
-            Self::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Self::Auth(AuthError::KeysUnavailable(seconds)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Self::Auth(refused) => {
+                headers.insert(header::WWW_AUTHENTICATE, www_authenticate(&refused));
+            }
+            Self::TooManyRequests(exceeded) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(exceeded.retry_after));
+                exceeded.state.insert_into(headers);
             }
             Self::Unavailable | Self::Overloaded => {
                 headers.insert(
@@ -244,6 +261,23 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(problem);
         response
     }
+}
+
+/// The RFC 6750 challenge of a refused write. The reasons are fixed text and the scope a
+/// setting checked at start-up, so nothing here comes from the request.
+fn www_authenticate(refused: &AuthError) -> HeaderValue {
+    let challenge = match refused {
+        AuthError::InvalidToken(reason) => {
+            format!("Bearer error=\"invalid_token\", error_description=\"{reason}\"")
+        }
+        AuthError::InsufficientScope(scope) => {
+            format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")
+        }
+        AuthError::Missing | AuthError::UnknownToken | AuthError::KeysUnavailable(_) => {
+            "Bearer".to_owned()
+        }
+    };
+    HeaderValue::try_from(challenge).unwrap_or(HeaderValue::from_static("Bearer"))
 }
 
 /// Fills a problem response's `instance` with the request path; other responses pass unchanged.

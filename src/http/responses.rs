@@ -63,19 +63,25 @@ pub enum BodyErrors {
     Invalid(Problem),
 }
 
-/// The error of a write without a valid token.
+/// The errors of a write's credentials and quota.
 #[derive(IntoResponses)]
 pub enum AuthErrors {
-    /// Missing or invalid bearer token.
-    #[response(status = 401, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "a valid bearer token is required for writes", "instance": "/books"}), headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+    /// Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token).
+    #[response(status = 401, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "the bearer token is not valid: expired", "instance": "/books"}), headers(("WWW-Authenticate" = String, description = "`Bearer`, or `Bearer error=\"invalid_token\", error_description=\"...\"` (RFC 6750)")))]
     Unauthorized(Problem),
+    /// A valid access token without the write scope.
+    #[response(status = 403, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "the access token lacks the scope 'bookstore/write'", "instance": "/books"}), headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", scope=\"bookstore/write\"` (RFC 6750)")))]
+    Forbidden(Problem),
+    /// The caller's write quota is spent; retry after `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": "too many writes: retry in 1 seconds", "instance": "/books"}), headers(("Retry-After" = u32, description = "Seconds to wait before retrying"), ("RateLimit-Policy" = String, description = "The quota and its window, e.g. `\"writes\";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers)"), ("RateLimit" = String, description = "What is left and when the quota is whole again, e.g. `\"writes\";r=0;t=1`")))]
+    TooManyRequests(Problem),
 }
 
 /// The error of any route that reaches DynamoDB.
 #[derive(IntoResponses)]
 pub enum BackendErrors {
-    /// DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-    /// `Retry-After` seconds.
+    /// DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+    /// with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}), headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]
     Unavailable(Problem),
 }

@@ -10,6 +10,8 @@ use axum::{
 };
 use tracing::Instrument as _;
 
+use crate::auth_policy::Principal;
+
 use super::{
     request_id::{self, REQUEST_ID},
     request_metrics::{RequestMetrics, method_label},
@@ -86,9 +88,15 @@ pub async fn envelope(
     }
     let took = started.elapsed();
     metrics.record(method, route, response.status(), took);
+    // Set by the write guard: who wrote, never their token.
+    let principal = response
+        .extensions()
+        .get::<Principal>()
+        .map(tracing::field::display);
     tracing::info!(
         parent: &span,
         status = response.status().as_u16(),
+        principal,
         latency_ms = took.as_secs_f64() * 1000.0,
         "request finished"
     );
