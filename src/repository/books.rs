@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{
-    BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
+    BookRepository, MAX_RACES_LOST, StoreError,
     catalogue::{CountChanges, Counted},
     client::instrumented,
     error::condition_failed,
@@ -86,7 +86,7 @@ impl BookRepository {
         // says. `If-None-Match: *` expects no book, so it starts from that.
         let mut seen: Option<Option<BookItem>> =
             matches!(expectation.if_none_match, Some(TagMatch::Any)).then_some(None);
-        for _ in 0..=MAX_WRITE_ATTEMPTS {
+        for _ in 0..=MAX_RACES_LOST {
             let old = match seen.take() {
                 Some(old) => old,
                 None => match self
@@ -167,7 +167,7 @@ impl BookRepository {
     /// that revision in that category: a book changed in between cancels the transaction, and
     /// it reads again. Nothing from the read is trusted that the condition does not check.
     pub async fn delete(&self, key: &BookKey, expectation: &Expectation) -> Result<(), StoreError> {
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+        for _ in 0..MAX_RACES_LOST {
             let old = self.get_item(key).await?;
             if !expectation.holds_for(old.as_ref().map(BookItem::revision).as_ref()) {
                 return Err(StoreError::PreconditionFailed(

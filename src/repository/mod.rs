@@ -68,6 +68,13 @@ pub const CATEGORY_INDEX: &str = "CategoryIndex";
 /// How often a write retries when other writers keep changing the book under it.
 const MAX_WRITE_ATTEMPTS: usize = 5;
 
+/// How many races a write that moves a book between catalogue counts (PUT, DELETE) may lose
+/// before it answers 409. Each lost race is another writer's success, so writers always make
+/// progress, but one of N writers racing on a book can lose N - 1 times in a row: 20 plain PUTs
+/// at once must all land, each with its own version, as they did when a PUT was one UpdateItem.
+/// The request deadline still bounds the time.
+const MAX_RACES_LOST: usize = 64;
+
 /// The repository over one Books table. Cheap to clone: the client is shared.
 #[derive(Clone, Debug)]
 pub struct BookRepository {
