@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine. CI runs exactly this.
 #
-#  1. cargo fmt --check and clippy -D warnings
+#  1. cargo fmt --check and clippy -D warnings, then cargo-deny: licences, duplicate crates, sources
+#     (scripts/deny.sh, rules in deny.toml)
 #  2. every unit and integration test against dynoxide (the default engine, which the tests start
 #     in-process: `cargo test` alone runs them), including the tests that need conditional writes
 #     to one item to be serialised (tests/serialised_writes) and the fault-and-load test
@@ -49,6 +50,7 @@ step() {
 
 step cargo fmt --all -- --check
 step cargo clippy --all-targets --locked -- -D warnings
+step scripts/deny.sh
 echo "(engine: dynoxide, in-process)"
 # --show-output prints what passing tests print: the fault-and-load test's closing counts.
 BOOKSTORE_TEST_ENGINE=dynoxide step cargo test --all-targets --locked -- --show-output
