@@ -10,60 +10,109 @@
 #     skip (BOOKSTORE_TEST_REQUIRE_ALL)
 #  3. the integration suite (tests/api) again against moto_server, the second engine
 #  4. the OpenAPI document: valid 3.1, and a typed TypeScript client compiles against it
-#  5. the deployment artefacts: cfn-lint, hadolint, IAM least privilege, compose config
+#  5. the deployment artefacts: cfn-lint, checkov, hadolint, IAM least privilege, compose config
 #  6. the release binary the image ships: migrate, serve, healthcheck, SIGTERM, start-up time
 #     then the image: built from that binary, run, and run by docker compose (scripts/image-check.sh)
 #  7. that binary live: the /docs page in headless Chromium, and a schemathesis contract test
+#  8. the storefront (examples/storefront) in headless Chromium against that binary and the local
+#     OIDC issuer: browse, sign in, edit, a 412 resolved, delete
 #
 # Each step fails loudly, saying what is missing; nothing is skipped. moto is started here
 # (scripts/dynamodb-engine.sh) unless BOOKSTORE_TEST_MOTO_ENDPOINT points at one already.
+#
+# What does not depend on each other overlaps, so the two cores stay busy: the installs
+# (network-bound) run beside the compiler from the start; the release build (fat LTO, mostly one
+# thread) runs beside the debug build and the tests, at a lower priority so that the tests get
+# the CPU when they want it; the OpenAPI and deployment checks run beside the tests. Each
+# background step's output is printed when it is joined, whole, in the order of the steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 moto_port=${BOOKSTORE_TEST_MOTO_PORT:-8012}
-
-# The tutorial-compatibility test runs the tutorial's boto3 calls with moto's Python, which has boto3.
-BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh install
-export BOOKSTORE_TEST_PYTHON=${BOOKSTORE_TEST_PYTHON:-$PWD/.tools/venv-engine/bin/python}
+logs=.tools/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
 # Under this script a test that cannot find what it needs fails rather than skips.
 export BOOKSTORE_TEST_REQUIRE_ALL=1
 
+steps=0
+timings=()
 started=()
+background=()
 # shellcheck disable=SC2329  # called by the EXIT trap
-stop_engines() {
+cleanup() {
+  for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
   for port in "${started[@]}"; do BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh stop "$port" || true; done
 }
-trap stop_engines EXIT
+trap cleanup EXIT
+
+step() { # step CMD...: run it in the foreground
+  local began=$SECONDS
+  echo "==> $*"
+  "$@"
+  steps=$((steps + 1))
+  timings+=("$((SECONDS - began)) s  $*")
+}
+
+declare -A began_at pid_of
+spawn() { # spawn NAME CMD...: start it in the background, its output in $logs/NAME.log
+  local name=$1
+  shift
+  began_at[$name]=$SECONDS
+  "$@" >"$logs/$name.log" 2>&1 &
+  pid_of[$name]=$!
+  background+=("$!")
+}
+join() { # join NAME: wait for it, print its output; a failure stops the suite
+  local name=$1 status=0
+  wait "${pid_of[$name]}" || status=$?
+  echo "==> $name (ran in the background)"
+  cat "$logs/$name.log"
+  [ "$status" = 0 ] || { echo "bookstore suite: $name failed (exit $status)" >&2; exit "$status"; }
+  steps=$((steps + 1))
+  timings+=("$((SECONDS - ${began_at[$name]})) s  $name (background, from its start to its join)")
+}
+
+spawn install-tools scripts/install-tools.sh
+spawn release-build nice -n 10 scripts/release-build.sh
+
+step cargo fmt --all -- --check
+step cargo clippy --all-targets --locked -- -D warnings
+step scripts/deny.sh
+# Plain `cargo test`, not --all-targets: that builds examples as test harnesses, and the fault
+# test runs examples/dynamodb_engine as the engine binary it pauses and kills.
+step cargo test --locked --no-run
+
+join install-tools
+# The tutorial-compatibility test runs the tutorial's boto3 calls with moto's Python, which has boto3.
+export BOOKSTORE_TEST_PYTHON=${BOOKSTORE_TEST_PYTHON:-$PWD/.tools/venv-engine/bin/python}
 moto_endpoint=${BOOKSTORE_TEST_MOTO_ENDPOINT:-}
 if [ -z "$moto_endpoint" ]; then
   BOOKSTORE_ENGINE=moto scripts/dynamodb-engine.sh start "$moto_port"
   started+=("$moto_port")
   moto_endpoint="http://127.0.0.1:$moto_port"
 fi
+spawn check-openapi scripts/check-openapi.sh
+spawn lint-deploy scripts/lint-deploy.sh
 
-steps=0
-step() {
-  echo "==> $*"
-  "$@"
-  steps=$((steps + 1))
-}
-
-step cargo fmt --all -- --check
-step cargo clippy --all-targets --locked -- -D warnings
-step scripts/deny.sh
 echo "(engine: dynoxide, in-process)"
 # --show-output prints what passing tests print: the fault-and-load test's closing counts.
-BOOKSTORE_TEST_ENGINE=dynoxide step cargo test --all-targets --locked -- --show-output
+BOOKSTORE_TEST_ENGINE=dynoxide step cargo test --locked -- --show-output
 echo "(engine: moto_server at $moto_endpoint)"
 BOOKSTORE_TEST_ENGINE=moto BOOKSTORE_TEST_DYNAMODB_ENDPOINT="$moto_endpoint" step cargo test --locked --test api
-step scripts/check-openapi.sh
-step scripts/lint-deploy.sh
+join check-openapi
+join lint-deploy
+
+join release-build
 step scripts/release-check.sh
 step scripts/image-check.sh
 BOOKSTORE_BIN=$(scripts/release-build.sh --path)
 export BOOKSTORE_BIN
 step scripts/check-docs-page.sh
 step scripts/contract-test.sh
+step scripts/storefront-test.sh
 
 # Reached only if every step passed (set -e): cargo printed its own test counts above.
+echo "bookstore suite: where the time went (wall seconds a step, $SECONDS s in all):"
+printf '  %s\n' "${timings[@]}"
 echo "bookstore suite: all $steps steps passed"

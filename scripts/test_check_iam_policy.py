@@ -176,7 +176,7 @@ def test_accepts_real_template(capsys):
     report = checker.check_template(checker.load_template(TEMPLATE))
     # The API role and the migration role both touch DynamoDB; the execution role does not.
     assert report.roles == 3
-    assert report.dynamodb_statements == 8
+    assert report.dynamodb_statements == 12
     # The tracing policy: X-Ray's PutTraceSegments, whose only resource is "*".
     assert report.policies == 1
     assert report.unscopable_statements == 1

@@ -85,6 +85,11 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The routes and middleware, as a tower service that can be called without a socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// The Books table the service serves, for callers that arrange or inspect its state.
     pub fn repository(&self) -> &BookRepository {
         &self.state.repo

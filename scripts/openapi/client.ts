@@ -20,6 +20,9 @@ export type MergePatch = paths["/books/{author}/{title}"]["patch"]["requestBody"
 export type FormatId = paths["/books/{author}/{title}/formats/{format}"]["put"]["requestBody"]["content"]["application/json"];
 export type ListQuery = NonNullable<operations["listAuthorBooks"]["parameters"]["query"]>;
 export type SortOrder = components["schemas"]["SortOrder"];
+export type CataloguePage = components["schemas"]["CataloguePage"];
+export type NameCount = components["schemas"]["NameCount"];
+export type CatalogueQuery = NonNullable<operations["listCategories"]["parameters"]["query"]>;
 
 // ---- Compile-time assertions about the document ----------------------------------------------
 
@@ -39,6 +42,9 @@ export type _putFormat200 = Assert<Equal<Json<operations["putBookFormat"]["respo
 export type _deleteFormat200 = Assert<Equal<Json<operations["deleteBookFormat"]["responses"][200]>, Book>>;
 export type _authorPage = Assert<Equal<Json<operations["listAuthorBooks"]["responses"][200]>, Page>>;
 export type _categoryPage = Assert<Equal<Json<operations["listCategoryBooks"]["responses"][200]>, Page>>;
+export type _categories = Assert<Equal<Json<operations["listCategories"]["responses"][200]>, CataloguePage>>;
+export type _authors = Assert<Equal<Json<operations["listAuthors"]["responses"][200]>, CataloguePage>>;
+export type _authorsQuery = Assert<Equal<NonNullable<operations["listAuthors"]["parameters"]["query"]>, CatalogueQuery>>;
 
 // Errors a client has to handle are documented as problem+json.
 export type _get404 = Assert<Equal<ProblemJson<operations["getBook"]["responses"][404]>, Problem>>;
@@ -51,6 +57,7 @@ export type _patch404 = Assert<Equal<ProblemJson<operations["patchBookFormats"][
 export type _mergePatch412 = Assert<Equal<ProblemJson<operations["mergePatchBook"]["responses"][412]>, Problem>>;
 export type _mergePatch415 = Assert<Equal<ProblemJson<operations["mergePatchBook"]["responses"][415]>, Problem>>;
 export type _list400 = Assert<Equal<ProblemJson<operations["listAuthorBooks"]["responses"][400]>, Problem>>;
+export type _categories400 = Assert<Equal<ProblemJson<operations["listCategories"]["responses"][400]>, Problem>>;
 export type _get503 = Assert<Equal<ProblemJson<operations["getBook"]["responses"][503]>, Problem>>;
 
 // Headers a client reads or sends are named in the document.
@@ -76,6 +83,10 @@ export const _patchAuthor: MergePatch = { author: "Ann" };
 // @ts-expect-error: a format is set to an id or removed with null, nothing else
 export const _patchFormatNumber: MergePatch = { formats: { Hardcover: 5 } };
 export const _patchRemove: MergePatch = { formats: { Paperback: null, Audiobook: "8WE3KPTP" } };
+// @ts-expect-error: the catalogue filters by name_prefix, not title_prefix
+export const _cataloguePrefix: CatalogueQuery = { title_prefix: "Sus" };
+// @ts-expect-error: a count is a number
+export const _countText: NameCount = { name: "Suspense", books: "12" };
 // @ts-expect-error: a batch is { books: [...] }, not a bare array
 export const _bareBatch: components["schemas"]["BatchRequest"] = [];
 
@@ -228,6 +239,36 @@ export class BookstoreClient {
     return (await this.send<Page>("GET", `/categories/${seg(p.category)}/books${BookstoreClient.query(q)}`)).body;
   }
 
+  private static catalogueQuery(q: CatalogueQuery): string {
+    const s = new URLSearchParams();
+    if (q.limit !== undefined) s.set("limit", String(q.limit));
+    if (q.cursor !== undefined) s.set("cursor", q.cursor);
+    if (q.order !== undefined) s.set("order", q.order);
+    if (q.name_prefix !== undefined) s.set("name_prefix", q.name_prefix);
+    const text = s.toString();
+    return text ? `?${text}` : "";
+  }
+
+  /** GET /categories: one page of categories with their book counts. */
+  async listCategories(q: CatalogueQuery = {}): Promise<CataloguePage> {
+    return (await this.send<CataloguePage>("GET", `/categories${BookstoreClient.catalogueQuery(q)}`)).body;
+  }
+
+  /** GET /authors: one page of authors with their book counts. */
+  async listAuthors(q: NonNullable<operations["listAuthors"]["parameters"]["query"]> = {}): Promise<CataloguePage> {
+    return (await this.send<CataloguePage>("GET", `/authors${BookstoreClient.catalogueQuery(q)}`)).body;
+  }
+
+  /** Every category, walking next_cursor until it is null: a storefront's first screen. */
+  async *allCategories(order: SortOrder = "asc"): AsyncGenerator<NameCount> {
+    let cursor: string | undefined;
+    do {
+      const page: CataloguePage = await this.listCategories({ order, limit: 100, cursor });
+      yield* page.items;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
   /** Every book of an author, walking next_cursor until it is null. */
   async *allAuthorBooks(author: string, order: SortOrder = "asc"): AsyncGenerator<Book> {
     let cursor: string | undefined;
@@ -290,6 +331,9 @@ export async function demo(baseUrl: string, token: string): Promise<string[]> {
   );
   lines.push(describe(moved.body));
   for await (const book of api.allAuthorBooks("John Grisham")) lines.push(describe(book));
+  for await (const c of api.allCategories()) lines.push(`${c.name} (${c.books})`);
+  const authors: CataloguePage = await api.listAuthors({ name_prefix: "J", limit: 10, order: "desc" });
+  lines.push(authors.items.map((a: NameCount) => `${a.name}: ${a.books}`).join(", "));
   const suspense: Page = await api.listCategoryBooks({ category: "Suspense" }, { limit: 2, order: "desc" });
   lines.push(`${suspense.items.length} suspense books, more: ${suspense.next_cursor != null}`);
   const created = await api.batchPutBooks([{ author: "Ann", title: "Yes/No", category: "Puzzles", formats: null }]);

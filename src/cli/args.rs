@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::{
     auth_policy::AuthPolicy,
     http::{self, HttpOptions},
+    repository::MAX_TABLE_NAME,
     server::{ConnectionLimits, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT},
 };
 
@@ -32,6 +33,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create the table and its index (idempotent; safe to run from several tasks at once).
     Migrate(TableArgs),
+    /// Rebuild every category and author count from the table (after writes by other tools).
+    Recount(TableArgs),
     /// Load books with BatchWriteItem (default: the tutorial's five sample books).
     Seed(SeedArgs),
     /// Print the OpenAPI document.
@@ -149,10 +152,6 @@ pub enum ConfigError {
     #[error("BOOKSTORE_API_TOKENS and BOOKSTORE_AUTH=none are both set; set only one")]
     ConflictingAuth,
 }
-
-/// DynamoDB allows 255; `-migrations` and `-idempotency` (the longer) are appended for the
-/// ledger and the Idempotency-Key records.
-const MAX_TABLE_NAME: usize = 255 - "-idempotency".len();
 
 /// A table name DynamoDB accepts.
 fn table_name(table: &str) -> Result<String, String> {

@@ -30,9 +30,17 @@ pub enum CliError {
     /// Serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// `recount` could not correct every count.
+    #[error(
+        "{0} counts changed while recount ran (writes in progress); run it again when writes are quiet"
+    )]
+    Raced(usize),
     /// The health check failed.
     #[error("unhealthy: {0}")]
     Unhealthy(String),
+    /// The OpenTelemetry settings are invalid.
+    #[error(transparent)]
+    Tracing(#[from] telemetry::otel::TracingError),
 }
 
 /// Runs one command to completion.
@@ -40,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Recount(args) => recount(args).await,
         Command::Seed(args) => seed(args).await,
         Command::Openapi => {
             println!("{}", http::docs::openapi_json());
@@ -58,10 +67,13 @@ async fn repository(table: &TableArgs) -> Result<BookRepository, CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    telemetry::init_logging();
+    let traces = telemetry::init_logging_and_tracing()?;
     let sdk = repository::load_sdk_config().await;
     let app = Application::build(&args, repository::build_client(&sdk)).await?;
     app.run_until_stopped(server::shutdown_signal()).await?;
+    if let Some(traces) = traces {
+        traces.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -72,6 +84,38 @@ async fn migrate(args: TableArgs) -> Result<(), CliError> {
     let report = migrate::run(repo.client(), repo.table()).await?;
     tracing::info!(applied = ?report.applied, already_applied = ?report.skipped, table = repo.table(), "migrations done");
     Ok(())
+}
+
+/// Prints each correction on its own line, then a summary. No logging is set up: a failure is
+/// the one line `main` prints.
+async fn recount(args: TableArgs) -> Result<(), CliError> {
+    let repo = repository(&args).await?;
+    let report = repository::recount(repo.client(), repo.table()).await?;
+    for fix in &report.fixes {
+        let from = fix.from.map_or("none".to_owned(), |n| n.to_string());
+        let to = match fix.to {
+            0 => "0 (removed)".to_owned(),
+            n => n.to_string(),
+        };
+        println!("{} {:?}: {from} -> {to}", fix.kind.as_str(), fix.name);
+    }
+    let uncounted = match report.uncounted {
+        0 => String::new(),
+        n => format!(
+            " ({n} with an author or category that fails the name rules, not counted under it)"
+        ),
+    };
+    println!(
+        "recount: {} books in {}{uncounted}; {} counts corrected",
+        report.books,
+        repo.table(),
+        report.fixes.len()
+    );
+    if report.raced.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Raced(report.raced.len()))
+    }
 }
 
 async fn seed(args: SeedArgs) -> Result<(), CliError> {

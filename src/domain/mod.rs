@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or DynamoDB.
 
 mod book;
+mod catalogue;
 mod names;
 mod patch;
 mod revision;
@@ -13,6 +14,7 @@ pub use book::{
     MAX_FORMATS, NewBook, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PAGE_LIMIT_MIN, Page, PageRequest,
     PutOutcome, SortOrder,
 };
+pub use catalogue::{CataloguePage, CatalogueRequest, NameCount, NameKind};
 pub use names::{Author, Category, FormatId, FormatName, NameError, Title};
 pub use patch::BookPatch;
 pub use revision::{Expectation, INCARNATION_LEN, Revision, TagMatch};

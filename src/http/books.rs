@@ -210,6 +210,11 @@ pub async fn delete_book(
 
 /// Create or replace up to 100 books in one transaction: all or nothing.
 ///
+/// The category and author counts the batch changes are in the same transaction, merged per
+/// name, and DynamoDB takes at most 100 items in one: a batch whose books, changed counts and
+/// Idempotency-Key record add up to more is a 422 naming `books` (send smaller batches). 100
+/// replacements that keep their categories fit; new books by one author in one category fit 98.
+///
 /// With an `Idempotency-Key` (at most 99 books: the key's record is one more item of the
 /// transaction), a repeat of a successful request (same token, key and body, within 24 hours)
 /// answers what the first answered and writes nothing. Failures are not recorded.

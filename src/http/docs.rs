@@ -32,14 +32,15 @@ use super::{AppState, dto, health, merge_patch, problem, schemas};
     paths(docs_redirect_doc, docs_page_doc),
     components(schemas(
         dto::BookResponse, dto::PutBookRequest, dto::NewBookRequest, dto::BatchRequest, dto::BatchResponse,
-        dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::SortOrderParam, merge_patch::MergePatchRequest, merge_patch::FormatsPatch,
+        dto::FormatPatchRequest, dto::FormatIdRequest, dto::PageResponse, dto::CatalogueResponse, dto::NameCountResponse, dto::SortOrderParam, merge_patch::MergePatchRequest, merge_patch::FormatsPatch,
         problem::Problem, problem::ProblemField, health::Health,
-        schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix,
+        schemas::Name, schemas::FormatName, schemas::FormatId, schemas::Formats, schemas::EntityTags, schemas::TitlePrefix, schemas::NamePrefix,
     )),
     tags(
         (name = "books", description = "One book by author and title"),
         (name = "formats", description = "A book's formats (hardcover, paperback, audiobook...)"),
         (name = "listings", description = "Paginated listings by author and by category"),
+        (name = "catalogue", description = "Every category and every author, with its number of books"),
         (name = "operations", description = "Health checks"),
     )
 )]

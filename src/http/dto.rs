@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use super::schemas::{FormatId, FormatName, Formats, Name, TitlePrefix};
-use crate::domain::{BatchOutcome, Book, Page};
+use super::schemas::{FormatId, FormatName, Formats, Name, NamePrefix, TitlePrefix};
+use crate::domain::{BatchOutcome, Book, CataloguePage, NameCount, Page};
 
 /// Most books in one batch (TransactWriteItems takes at most 100 items).
 pub const MAX_BATCH: usize = 100;
@@ -184,6 +184,66 @@ pub struct ListQuery {
     /// Only titles that start with this; empty means no filter.
     #[param(value_type = Option<TitlePrefix>)]
     pub title_prefix: Option<String>,
+}
+
+/// One page of the catalogue: categories or authors with their book counts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = CataloguePage, example = json!({
+    "items": [{"name": "Suspense", "books": 12}, {"name": "Thriller", "books": 3}],
+    "next_cursor": null
+}))]
+pub struct CatalogueResponse {
+    /// The names, in UTF-8 byte order (DynamoDB's order of strings).
+    pub items: Vec<NameCountResponse>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+/// A category or author and how many books it has.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = NameCount)]
+pub struct NameCountResponse {
+    /// The category or author.
+    pub name: String,
+    /// Its books; at least 1 (names without books are not listed).
+    #[schema(minimum = 1)]
+    pub books: u64,
+}
+
+impl From<NameCount> for NameCountResponse {
+    fn from(entry: NameCount) -> Self {
+        Self {
+            name: entry.name,
+            books: entry.books,
+        }
+    }
+}
+
+impl From<CataloguePage> for CatalogueResponse {
+    fn from(page: CataloguePage) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// Query parameters of the catalogue. Kept as strings so that a bad value gets a clear 400.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogueQuery {
+    /// Page size, 1 to 100 (default 20); may change from page to page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page (of the same listing, prefix and order).
+    pub cursor: Option<String>,
+    /// Name order.
+    #[param(value_type = Option<SortOrderParam>)]
+    pub order: Option<String>,
+    /// Only names that start with this; empty means no filter.
+    #[param(value_type = Option<NamePrefix>)]
+    pub name_prefix: Option<String>,
 }
 
 /// Title order of a listing: `asc` (default) or `desc`.

@@ -94,8 +94,18 @@ async fn list(
 
 /// Checks the query parameters; every problem is a 400 naming the parameter.
 fn page_request(query: ListQuery) -> Result<PageRequest, ApiError> {
-    let limit = match query.limit.as_deref() {
-        None => PAGE_LIMIT_DEFAULT,
+    Ok(PageRequest {
+        limit: page_limit(query.limit.as_deref())?,
+        order: sort_order(query.order.as_deref())?,
+        title_prefix: name_prefix("title_prefix", query.title_prefix)?,
+        cursor: query.cursor.filter(|c| !c.is_empty()),
+    })
+}
+
+/// `limit`: default 20, else an integer within the page limits.
+pub(super) fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(PAGE_LIMIT_DEFAULT),
         Some(raw) => raw
             .parse::<u32>()
             .ok()
@@ -104,35 +114,38 @@ fn page_request(query: ListQuery) -> Result<PageRequest, ApiError> {
                 ApiError::BadRequest(format!(
                     "limit must be an integer from {PAGE_LIMIT_MIN} to {PAGE_LIMIT_MAX}, got '{raw}'"
                 ))
-            })?,
-    };
-    let order = match query.order.as_deref() {
-        None | Some("asc") => SortOrder::Asc,
-        Some("desc") => SortOrder::Desc,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "order must be 'asc' or 'desc', got '{other}'"
-            )));
-        }
-    };
-    let title_prefix = match query.title_prefix.filter(|p| !p.is_empty()) {
-        None => None,
-        // A prefix is part of a title, so it may end in a space, but not be longer or hold controls.
+            }),
+    }
+}
+
+/// `order`: `asc` (default) or `desc`.
+pub(super) fn sort_order(raw: Option<&str>) -> Result<SortOrder, ApiError> {
+    match raw {
+        None | Some("asc") => Ok(SortOrder::Asc),
+        Some("desc") => Ok(SortOrder::Desc),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "order must be 'asc' or 'desc', got '{other}'"
+        ))),
+    }
+}
+
+/// A prefix parameter (`title_prefix`, `name_prefix`); empty means none.
+pub(super) fn name_prefix(
+    parameter: &str,
+    raw: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    match raw.filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        // A prefix is part of a name, so it may end in a space, but not be longer or hold
+        // controls. Every name has the same limit.
         Some(p) if p.chars().count() > Title::MAX_CHARS || p.chars().any(char::is_control) => {
-            return Err(ApiError::BadRequest(format!(
-                "title_prefix must be at most {} characters with no control characters",
+            Err(ApiError::BadRequest(format!(
+                "{parameter} must be at most {} characters with no control characters",
                 Title::MAX_CHARS
-            )));
+            )))
         }
-        Some(p) => Some(p),
-    };
-    let cursor = query.cursor.filter(|c| !c.is_empty());
-    Ok(PageRequest {
-        limit,
-        order,
-        title_prefix,
-        cursor,
-    })
+        Some(p) => Ok(Some(p)),
+    }
 }
 
 #[cfg(test)]

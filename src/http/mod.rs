@@ -3,6 +3,7 @@
 mod answers;
 mod auth;
 mod books;
+mod catalogue;
 mod conditional;
 pub mod docs;
 pub mod dto;
@@ -108,7 +109,8 @@ fn route_groups() -> RouteGroups {
         guarded: OpenApiRouter::new()
             .merge(books::router())
             .merge(formats::router())
-            .merge(listings::router()),
+            .merge(listings::router())
+            .merge(catalogue::router()),
         public: OpenApiRouter::new()
             .merge(health::router())
             .merge(docs::router()),

@@ -13,6 +13,7 @@ use super::{dto::BookResponse, headers::etag};
 use crate::{
     domain::{Book, FieldError},
     repository::StoreError,
+    telemetry::otel,
 };
 
 /// Seconds a client should wait before retrying after a 503.
@@ -106,6 +107,10 @@ impl From<StoreError> for ApiError {
             StoreError::BatchItemRejected { index, reason } => {
                 Self::invalid(format!("books[{index}]"), reason)
             }
+            err @ StoreError::TransactionTooLarge { .. } => Self::invalid(
+                "books",
+                format!("{err}: send these books in smaller batches"),
+            ),
             StoreError::IdempotencyKeyReused => Self::invalid(
                 "Idempotency-Key",
                 "this key was used in the last 24 hours for a request with a different body",
@@ -114,7 +119,7 @@ impl From<StoreError> for ApiError {
                 "a request with this Idempotency-Key is still in progress; retry shortly".into(),
             ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
-            StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::Unavailable(_) | StoreError::NoTable(_) => Self::Unavailable,
             // Already logged with its details by the repository.
             StoreError::Internal(_) => Self::Internal,
         }
@@ -149,6 +154,12 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BookResponse>, nullable)]
     pub current: Option<Option<BookResponse>>,
+    /// When tracing is on: the request's W3C trace id (32 lowercase hex digits), to find its
+    /// trace and its log lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{32}$",
+        example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
 }
 
 /// One invalid field in a 422 problem.
@@ -206,6 +217,7 @@ impl IntoResponse for ApiError {
                 }
                 _ => None,
             },
+            trace_id: otel::current_trace_id().map(|id| id.to_string()),
         };
         let mut response = problem.render();
         let headers = response.headers_mut();

@@ -106,6 +106,17 @@ schema!(
         .into()
 );
 
+schema!(
+    /// A name prefix for the catalogue.
+    NamePrefix => ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(Title::MAX_CHARS))
+        .pattern(Some(format!("^[^{CONTROL}]*$")))
+        .description(Some("Only names starting with this; empty means no filter"))
+        .examples(["Sus"])
+        .into()
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

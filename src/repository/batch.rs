@@ -1,28 +1,39 @@
-//! Batch writes: up to 100 books replaced in one transaction, all or nothing.
+//! Batch writes: up to 100 books replaced in one transaction, all or nothing, their counts
+//! included.
+//!
+//! DynamoDB takes at most 100 items in one TransactWriteItems, and every count that a batch
+//! changes is one more item (merged per name: ten new books by one author are one `ADD 10`). So
+//! a batch is one transaction only while its books, the count items it changes and its
+//! Idempotency-Key record add up to 100 at most; past that it is refused (422 naming `books`)
+//! rather than split, since a split batch could be half written. 100 replacements that keep
+//! their categories fit; 100 new books never do (they change at least one author's and one
+//! category's count): 98 new books by one author in one category is the most.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
     books::replace_expression,
+    catalogue::{CountChanges, Counted, MAX_TRANSACTION_ITEMS},
     client::{self, instrumented},
-    error::Cancellation,
-    expression::{Placeholders, WithPlaceholders, expectation_condition},
-    item::{self, AUTHOR, ForBook, TITLE, now_timestamp},
+    expression::{Placeholders, WithPlaceholders, conjoin, expectation_condition},
+    item::{self, AUTHOR, CATEGORY, ForBook, TITLE, now_timestamp},
 };
 use crate::domain::{BatchOutcome, Expectation, NewBook, Revision};
 
-/// Which books exist, by (author, title).
-type Keys = HashSet<(String, String)>;
+/// Which books exist, by (author, title), with the category each is in (empty when it has none).
+type Keys = HashMap<(String, String), String>;
 
 impl BookRepository {
     /// TransactWriteItems: every book written as `put` would, all or nothing.
     ///
-    /// Transactions return no item images, so to report created vs replaced it first reads which
-    /// keys exist (BatchGetItem, keys only) and makes each write conditional on what it saw; if
-    /// another writer changes that in between, the transaction is cancelled and it tries again.
+    /// Transactions return no item images, so to report created vs replaced, and to know which
+    /// counts change, it first reads which keys exist and in which category (BatchGetItem, keys
+    /// and category only) and makes each write conditional on what it saw (absent, or present in
+    /// that category); if another writer changes that in between, the transaction is cancelled
+    /// and it tries again. The counts are derived only from what those conditions check.
     pub async fn put_batch(&self, books: &[NewBook]) -> Result<BatchOutcome, StoreError> {
         self.put_batch_with(books, |_| Ok(None)).await
     }
@@ -46,32 +57,28 @@ impl BookRepository {
                 .iter()
                 .map(|book| self.batch_write(book, &existing, &now))
                 .collect::<Result<Vec<_>, _>>()?;
-            writes.extend(extra(&outcome)?);
-            let call = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(writes))
-                .send();
-            match instrumented("TransactWriteItems", call).await {
-                Ok(_) => return Ok(outcome),
-                // The record, if any, is the item after the books.
-                Err(e) => match Cancellation::of(&e, Some(books.len())) {
-                    Some(Cancellation::ConditionFailed | Cancellation::TransactionConflict) => {
-                        continue;
-                    }
-                    Some(c) => {
-                        return Err(c
-                            .terminal()
-                            .unwrap_or_else(|| StoreError::from_sdk("TransactWriteItems", e)));
-                    }
-                    None => return Err(StoreError::from_sdk("TransactWriteItems", e)),
-                },
+            let record = extra(&outcome)?;
+            let record_at = record.is_some().then_some(books.len());
+            writes.extend(record);
+            let changes = count_changes(books, &existing);
+            let needed = writes.len() + changes.len();
+            if needed > MAX_TRANSACTION_ITEMS {
+                return Err(StoreError::TransactionTooLarge {
+                    books: books.len(),
+                    counts: changes.len(),
+                    record: record_at.is_some(),
+                });
+            }
+            // A cancelled condition: another writer changed what was read; read again.
+            if let Counted::Written = self.transact_counted(writes, record_at, &changes).await? {
+                return Ok(outcome);
             }
         }
         Err(StoreError::Contention)
     }
 
-    /// One book's write in the transaction, conditional on it existing or not as `existing` saw.
+    /// One book's write in the transaction, conditional on it existing (in the category) or not
+    /// as `existing` saw.
     fn batch_write(
         &self,
         book: &NewBook,
@@ -81,13 +88,20 @@ impl BookRepository {
         let mut p = Placeholders::default();
         let fresh = Revision::new_incarnation();
         let update = replace_expression(&book.content, now, &fresh, &mut p);
-        let exists = existing.contains(&(book.key.author.to_string(), book.key.title.to_string()));
-        let expect = if exists {
-            Expectation::exists()
-        } else {
-            Expectation::absent()
+        let condition = match existing.get(&key_of(book)) {
+            None => expectation_condition(&Expectation::absent(), &mut p),
+            Some(category) => {
+                let exists = expectation_condition(&Expectation::exists(), &mut p)
+                    .expect("existence is always a condition");
+                // DynamoDB stores no empty string in an index key: no category is no attribute.
+                let category = if category.is_empty() {
+                    format!("attribute_not_exists({})", p.name(CATEGORY))
+                } else {
+                    format!("{} = {}", p.name(CATEGORY), p.string(category))
+                };
+                Some(conjoin(&[exists, category]))
+            }
         };
-        let condition = expectation_condition(&expect, &mut p);
         let write = Update::builder()
             .for_book(self.table(), &book.key)
             .update_expression(update)
@@ -98,10 +112,15 @@ impl BookRepository {
         Ok(TransactWriteItem::builder().update(write).build())
     }
 
-    /// Which of these books exist, by (author, title), read consistently.
+    /// Which of these books exist, by (author, title), and their categories, read consistently.
     async fn existing_keys(&self, books: &[NewBook]) -> Result<Keys, StoreError> {
         let mut p = Placeholders::default();
-        let projection = format!("{}, {}", p.name(AUTHOR), p.name(TITLE));
+        let projection = format!(
+            "{}, {}, {}",
+            p.name(AUTHOR),
+            p.name(TITLE),
+            p.name(CATEGORY)
+        );
         let mut pending = KeysAndAttributes::builder()
             .set_keys(Some(books.iter().map(|b| item::key(&b.key)).collect()))
             .projection_expression(projection)
@@ -109,7 +128,7 @@ impl BookRepository {
             .consistent_read(true)
             .build()
             .map_err(|e| StoreError::Internal(format!("building a batch read: {e}")))?;
-        let mut found = HashSet::new();
+        let mut found = HashMap::new();
         for attempt in 0..8u32 {
             let call = self
                 .client
@@ -128,7 +147,11 @@ impl BookRepository {
                 if let (Some(AttributeValue::S(a)), Some(AttributeValue::S(t))) =
                     (item.get(AUTHOR), item.get(TITLE))
                 {
-                    found.insert((a.clone(), t.clone()));
+                    let category = match item.get(CATEGORY) {
+                        Some(AttributeValue::S(c)) => c.clone(),
+                        _ => String::new(),
+                    };
+                    found.insert((a.clone(), t.clone()), category);
                 }
             }
             match output
@@ -146,4 +169,22 @@ impl BookRepository {
             "BatchGetItem: keys left unprocessed".into(),
         ))
     }
+}
+
+/// The (author, title) of a book, as `Keys` holds it.
+fn key_of(book: &NewBook) -> (String, String) {
+    (book.key.author.to_string(), book.key.title.to_string())
+}
+
+/// The count changes of writing `books` over what `existing` saw, merged per name.
+fn count_changes(books: &[NewBook], existing: &Keys) -> CountChanges {
+    let mut changes = CountChanges::default();
+    for book in books {
+        let category = book.content.category.as_str();
+        match existing.get(&key_of(book)) {
+            None => changes.joined(book.key.author.as_str(), category),
+            Some(old) => changes.moved(old, category),
+        }
+    }
+    changes
 }

@@ -1,19 +1,24 @@
 //! One book by its key: read, create, replace and delete, one DynamoDB operation each.
 
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 
 use super::{
-    BookRepository, StoreError,
+    BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
+    catalogue::{CountChanges, Counted},
     client::instrumented,
     error::condition_failed,
-    expression::{Placeholders, WithPlaceholders, expectation_condition},
+    expression::{Placeholders, WithPlaceholders, conjoin, expectation_condition},
     item::{
-        self, BookItem, CATEGORY, CREATED_AT, FORMATS, ForBook, INCARNATION, Item, UPDATED_AT,
-        VERSION, now_timestamp, parse_timestamp, stored_formats,
+        self, AUTHOR, BookItem, CATEGORY, CREATED_AT, FORMATS, ForBook, INCARNATION, Item,
+        UPDATED_AT, VERSION, now_timestamp, parse_timestamp, stored_formats,
     },
-    parse_book, precondition_failed,
+    parse_book,
 };
-use crate::domain::{Book, BookContent, BookKey, Expectation, NewBook, PutOutcome, Revision};
+use crate::domain::{
+    Book, BookContent, BookKey, Expectation, NewBook, PutOutcome, Revision, TagMatch,
+};
 
 impl BookRepository {
     /// GetItem, strongly consistent.
@@ -30,32 +35,46 @@ impl BookRepository {
         output.item.map(parse_book).transpose()
     }
 
-    /// PutItem with `attribute_not_exists(Author)`: creates the book or reports that it exists.
+    /// TransactWriteItems: the book (`attribute_not_exists(Author)`) and `ADD 1` on its author's
+    /// and its category's counts; creates the book or reports that it exists.
     pub async fn create(&self, book: &NewBook) -> Result<Book, StoreError> {
+        let (stored, put) = self.create_write(book)?;
+        match self.write_counted(put, None, &joined(book)).await? {
+            Counted::Written => Ok(stored.into_book()),
+            Counted::Refused(_) => Err(StoreError::AlreadyExists),
+        }
+    }
+
+    /// The conditional Put of a new book, and the item it stores.
+    pub(super) fn create_write(
+        &self,
+        book: &NewBook,
+    ) -> Result<(BookItem, TransactWriteItem), StoreError> {
         let stored = BookItem::new(book, &now_timestamp());
         let mut p = Placeholders::default();
         let condition = expectation_condition(&Expectation::absent(), &mut p);
-        let call = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(stored.to_item().map_err(StoreError::malformed_item)?))
             .set_condition_expression(condition)
             .placeholders(&p)
-            .send();
-        match instrumented("PutItem", call).await {
-            Ok(_) => Ok(stored.into_book()),
-            Err(e) if condition_failed(&e).is_some() => Err(StoreError::AlreadyExists),
-            Err(e) => Err(StoreError::from_sdk("PutItem", e)),
-        }
+            .build()
+            .map_err(StoreError::unbuilt_transaction)?;
+        Ok((stored, TransactWriteItem::builder().put(put).build()))
     }
 
-    /// UpdateItem as an upsert: replaces category and formats, keeps `CreatedAt`, bumps `Version`.
+    /// Creates or replaces a book as `PUT` does: replaces category and formats, keeps
+    /// `CreatedAt`, bumps `Version`, and keeps the catalogue's counts exact.
     ///
-    /// Returns the book as stored, created or replaced. This one asks DynamoDB for ALL_OLD
-    /// rather than ALL_NEW: the old image is the only way to tell "created" from "replaced" in one
-    /// round trip, and the new image follows from it exactly (every attribute we serve is set here
-    /// or derived from the old value, atomically).
+    /// The common case, replacing a book without moving it to another category, is one
+    /// UpdateItem conditioned on "exists, in this category" (and the client's precondition), as
+    /// before the catalogue: no count changes, no transaction. It asks for ALL_OLD rather than
+    /// ALL_NEW: the old image is the only way to tell "created" from "replaced" in one round trip,
+    /// and the new image follows from it exactly. When that condition fails, DynamoDB hands back
+    /// the stored item (ReturnValuesOnConditionCheckFailure ALL_OLD): absent, or in another
+    /// category. Then the book's write goes into a transaction with its count changes,
+    /// conditioned on exactly what that answer showed, so the old category is never taken from
+    /// an unconditioned read. If the client's precondition fails on it, that is the 412.
     pub async fn put(
         &self,
         book: &NewBook,
@@ -63,52 +82,151 @@ impl BookRepository {
     ) -> Result<PutOutcome, StoreError> {
         let now = now_timestamp();
         let fresh = Revision::new_incarnation();
-        let mut p = Placeholders::default();
-        let update = replace_expression(&book.content, &now, &fresh, &mut p);
-        let condition = expectation_condition(expectation, &mut p);
-        let answer = self
-            .update_item(&book.key, update, condition, p, ReturnValue::AllOld)
-            .await?;
-        let old = match answer {
-            Answer::Written(old) => item::stored_image(old),
-            Answer::Refused(current) => return Err(precondition_failed(current.as_ref())),
-        };
-        let old = old
-            .map(BookItem::from_item)
-            .transpose()
-            .map_err(StoreError::malformed_item)?;
-        let created = old.is_none();
-        let stored = replaced_book(book, old, &now, fresh);
-        Ok(if created {
-            PutOutcome::Created(stored)
-        } else {
-            PutOutcome::Replaced(stored)
-        })
+        // What the stored book is known to be (`Some(None)`: absent); `None` until an answer
+        // says. `If-None-Match: *` expects no book, so it starts from that.
+        let mut seen: Option<Option<BookItem>> =
+            matches!(expectation.if_none_match, Some(TagMatch::Any)).then_some(None);
+        for _ in 0..=MAX_WRITE_ATTEMPTS {
+            let old = match seen.take() {
+                Some(old) => old,
+                None => match self
+                    .replace_in_place(book, expectation, &now, &fresh)
+                    .await?
+                {
+                    Answer::Written(old) => {
+                        let old = parse_image(old)?;
+                        return Ok(PutOutcome::Replaced(replaced_book(book, old, &now, fresh)));
+                    }
+                    Answer::Refused(current) => parse_image(current)?,
+                },
+            };
+            if !expectation.holds_for(old.as_ref().map(BookItem::revision).as_ref()) {
+                return Err(StoreError::PreconditionFailed(
+                    old.map(|o| Box::new(o.into_book())),
+                ));
+            }
+            let mut changes = CountChanges::default();
+            match &old {
+                None => changes = joined(book),
+                // Changed under the first write, now in this category: that write again.
+                Some(o) if o.category == book.content.category.as_str() => continue,
+                Some(o) => changes.moved(&o.category, book.content.category.as_str()),
+            }
+            let mut p = Placeholders::default();
+            let update = replace_expression(&book.content, &now, &fresh, &mut p);
+            let condition = unchanged_condition(old.as_ref(), &mut p);
+            let write = self.transaction_update(&book.key, update, condition, &p)?;
+            match self.write_counted(write, None, &changes).await? {
+                Counted::Written => {
+                    let created = old.is_none();
+                    let stored = replaced_book(book, old, &now, fresh);
+                    return Ok(if created {
+                        PutOutcome::Created(stored)
+                    } else {
+                        PutOutcome::Replaced(stored)
+                    });
+                }
+                Counted::Refused(current) => {
+                    seen = current.map(|i| parse_image(Some(i))).transpose()?
+                }
+            }
+        }
+        Err(StoreError::Contention)
     }
 
-    /// DeleteItem; a missing book is `NotFound` (or `PreconditionFailed` under If-Match).
-    pub async fn delete(&self, key: &BookKey, expectation: &Expectation) -> Result<(), StoreError> {
+    /// The UpdateItem of `put` that changes no count: the book exists, in the same category.
+    async fn replace_in_place(
+        &self,
+        book: &NewBook,
+        expectation: &Expectation,
+        now: &str,
+        fresh: &str,
+    ) -> Result<Answer, StoreError> {
         let mut p = Placeholders::default();
-        let condition = expectation_condition(expectation, &mut p);
+        let update = replace_expression(&book.content, now, fresh, &mut p);
+        let same = format!(
+            "attribute_exists({}) AND {} = {}",
+            p.name(AUTHOR),
+            p.name(CATEGORY),
+            p.string(book.content.category.as_str())
+        );
+        let condition = match expectation_condition(expectation, &mut p) {
+            Some(expected) => conjoin(&[same, expected]),
+            None => same,
+        };
+        self.update_item(&book.key, update, Some(condition), p, ReturnValue::AllOld)
+            .await
+    }
+
+    /// Deletes a book with `ADD -1` on its author's and its category's counts, in one
+    /// TransactWriteItems; a missing book is `NotFound` (or `PreconditionFailed` under If-Match).
+    ///
+    /// A transaction returns no old image, and the category to count down is needed before the
+    /// write, so it reads the book first (GetItem, strongly consistent: 1 read unit, where a
+    /// probing conditional write would cost a write unit) and conditions the delete on exactly
+    /// that revision in that category: a book changed in between cancels the transaction, and
+    /// it reads again. Nothing from the read is trusted that the condition does not check.
+    pub async fn delete(&self, key: &BookKey, expectation: &Expectation) -> Result<(), StoreError> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let old = self.get_item(key).await?;
+            if !expectation.holds_for(old.as_ref().map(BookItem::revision).as_ref()) {
+                return Err(StoreError::PreconditionFailed(
+                    old.map(|o| Box::new(o.into_book())),
+                ));
+            }
+            let Some(old) = old else {
+                return Err(StoreError::NotFound);
+            };
+            let mut p = Placeholders::default();
+            let condition = unchanged_condition(Some(&old), &mut p);
+            let delete = Delete::builder()
+                .for_book(self.table(), key)
+                .condition_expression(condition)
+                .placeholders(&p)
+                .build()
+                .map_err(StoreError::unbuilt_transaction)?;
+            let mut changes = CountChanges::default();
+            changes.left(key.author.as_str(), &old.category);
+            let delete = TransactWriteItem::builder().delete(delete).build();
+            if let Counted::Written = self.write_counted(delete, None, &changes).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    /// A book's UpdateItem as an item of a transaction, handing back the stored item when its
+    /// condition fails.
+    pub(super) fn transaction_update(
+        &self,
+        key: &BookKey,
+        update: String,
+        condition: String,
+        p: &Placeholders,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let write = Update::builder()
+            .for_book(self.table(), key)
+            .update_expression(update)
+            .condition_expression(condition)
+            .placeholders(p)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(StoreError::unbuilt_transaction)?;
+        Ok(TransactWriteItem::builder().update(write).build())
+    }
+
+    /// GetItem, strongly consistent, as the stored item.
+    async fn get_item(&self, key: &BookKey) -> Result<Option<BookItem>, StoreError> {
         let call = self
             .client
-            .delete_item()
+            .get_item()
             .for_book(self.table(), key)
-            .set_condition_expression(condition)
-            .placeholders(&p)
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .consistent_read(true)
             .send();
-        match instrumented("DeleteItem", call).await {
-            Ok(output) => match item::stored_image(output.attributes) {
-                Some(_) => Ok(()),
-                None => Err(StoreError::NotFound),
-            },
-            Err(e) => match condition_failed(&e) {
-                Some(failure) => Err(precondition_failed(failure.item())),
-                None => Err(StoreError::from_sdk("DeleteItem", e)),
-            },
-        }
+        let output = instrumented("GetItem", call)
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+        parse_image(output.item)
     }
 
     /// One conditional UpdateItem of a book, asking for `returns` when it is written and for
@@ -139,6 +257,41 @@ impl BookRepository {
             },
         }
     }
+}
+
+/// The count changes of creating `book`.
+pub(super) fn joined(book: &NewBook) -> CountChanges {
+    let mut changes = CountChanges::default();
+    changes.joined(book.key.author.as_str(), book.content.category.as_str());
+    changes
+}
+
+/// An old image as a stored book, `None` when there was none.
+pub(super) fn parse_image(image: Option<Item>) -> Result<Option<BookItem>, StoreError> {
+    item::stored_image(image)
+        .map(BookItem::from_item)
+        .transpose()
+        .map_err(StoreError::malformed_item)
+}
+
+/// The condition that the stored book is still `old` (`None`: still absent): the same
+/// revision in the same category. The category is named too because other tools (the tutorial's
+/// scripts) change items without bumping `Version`, and a count change is only right for the
+/// category it was computed from.
+pub(super) fn unchanged_condition(old: Option<&BookItem>, p: &mut Placeholders) -> String {
+    let Some(old) = old else {
+        return expectation_condition(&Expectation::absent(), p)
+            .expect("absence is always a condition");
+    };
+    let revision = expectation_condition(&Expectation::revision(old.revision()), p)
+        .expect("a revision is always a condition");
+    // DynamoDB stores no empty string in an index key, so "no category" is a missing attribute.
+    let category = if old.category.is_empty() {
+        format!("attribute_not_exists({})", p.name(CATEGORY))
+    } else {
+        format!("{} = {}", p.name(CATEGORY), p.string(&old.category))
+    };
+    conjoin(&[revision, category])
 }
 
 /// What a conditional write of one book came back with, as DynamoDB sent it.

@@ -2,6 +2,7 @@
 
 use std::{future::Future, time::Duration, time::Instant};
 
+use crate::telemetry::otel;
 use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::{
     Client,
@@ -110,13 +111,18 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(cap / 2 + noise % (cap / 2 + 1))
 }
 
-/// Runs one DynamoDB call, counting it and timing it per operation for `/metrics`.
+/// Runs one DynamoDB call, counting it and timing it per operation for `/metrics`, and as a
+/// client span of the request's trace when traces are on.
 pub(crate) async fn instrumented<T, E>(
     operation: &'static str,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
+    let span = otel::dynamodb_call(operation);
     let started = Instant::now();
     let result = call.await;
+    if let Some(span) = span {
+        otel::end_dynamodb_call(span, result.is_ok());
+    }
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::counter!("dynamodb_requests_total", "operation" => operation, "outcome" => outcome)
         .increment(1);

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::error::StoreError;
 use crate::domain::{Author, SortOrder, Title};
 
-/// The two listings a cursor can belong to, named `author` and `category` in it (how each maps
-/// onto the table is in `listings`).
+/// The listings a cursor can belong to, named `author`, `category`, `authors` and `categories`
+/// in it (how the book listings map onto the table is in `listings`, the catalogue's in
+/// `catalogue`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum Listing {
@@ -20,6 +21,10 @@ pub(super) enum Listing {
     Author,
     /// A category's books, from `CategoryIndex`.
     Category,
+    /// Every author with its count, from the catalogue table.
+    Authors,
+    /// Every category with its count, from the catalogue table.
+    Categories,
 }
 
 /// Longest cursor accepted; real ones are a few hundred bytes.
@@ -31,7 +36,7 @@ pub(crate) struct Scope {
     /// Written `author` or `category`.
     #[serde(rename = "s")]
     pub kind: Listing,
-    /// The author or category.
+    /// The author or category; empty for the catalogue listings.
     #[serde(rename = "k")]
     pub partition: String,
     /// The title prefix, empty for none.
@@ -73,7 +78,7 @@ impl Scope {
 pub(crate) struct Cursor {
     #[serde(flatten)]
     pub scope: Scope,
-    /// Title of the last book returned.
+    /// Title of the last book returned (in a catalogue listing, the last name).
     #[serde(rename = "t")]
     pub title: String,
     /// Author of the last book returned (category listings only: the GSI key needs it).
@@ -105,6 +110,7 @@ impl Cursor {
         }
         // The keys become the ExclusiveStartKey, so they pass the same name rules as a book's:
         // DynamoDB refuses an empty key value, and that must be this client's 400, not our 500.
+        // (A catalogue cursor holds a category or author name there: the rules are the same.)
         if Title::parse(cursor.title.as_str()).is_err()
             || cursor
                 .author

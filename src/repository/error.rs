@@ -39,6 +39,22 @@ pub enum StoreError {
         /// Why, without DynamoDB's own message.
         reason: &'static str,
     },
+    /// The batch needs more items in its transaction than DynamoDB takes: its books, one per
+    /// count it changes, and its Idempotency-Key record.
+    #[error(
+        "the batch needs {} items in one DynamoDB transaction ({books} books, {counts} category and author counts{}), and DynamoDB takes at most {}",
+        books + counts + usize::from(*record),
+        if *record { ", 1 Idempotency-Key record" } else { "" },
+        super::catalogue::MAX_TRANSACTION_ITEMS
+    )]
+    TransactionTooLarge {
+        /// Books in the batch.
+        books: usize,
+        /// Count items the batch changes.
+        counts: usize,
+        /// Whether an Idempotency-Key record is one more item.
+        record: bool,
+    },
     /// The Idempotency-Key was used, within its lifetime, for a different request.
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
@@ -48,6 +64,9 @@ pub enum StoreError {
     /// The cursor is malformed or belongs to another query.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),
+    /// A table the command needs does not exist.
+    #[error("table {0} does not exist (run `bookstore migrate` first)")]
+    NoTable(String),
     /// DynamoDB is unreachable, throttling, timing out or its table is missing.
     #[error("DynamoDB is unavailable ({0})")]
     Unavailable(String),

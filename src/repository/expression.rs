@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
     },
     types::{
         AttributeValue,
-        builders::{PutBuilder, UpdateBuilder},
+        builders::{DeleteBuilder, PutBuilder, UpdateBuilder},
     },
 };
 
@@ -84,6 +84,7 @@ macro_rules! with_placeholders {
 }
 
 with_placeholders!(
+    DeleteBuilder,
     DeleteItemFluentBuilder,
     PutItemFluentBuilder,
     QueryFluentBuilder,

@@ -4,7 +4,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::{
     BookRepository, MAX_WRITE_ATTEMPTS, StoreError,
-    books::Answer,
+    books::{self, Answer},
+    catalogue::{CountChanges, Counted},
     expression::{self, Placeholders, expectation_condition},
     item::{self, AUTHOR, BookItem, CATEGORY, FORMATS, UPDATED_AT, VERSION, now_timestamp},
     parse_book,
@@ -29,6 +30,13 @@ impl BookRepository {
     }
 
     /// `update_formats`, also setting `Category` when one is given, in the same write.
+    ///
+    /// A category change moves the book between two counts. The first attempt's condition
+    /// therefore also says "the category is already this one" (`Category = :new`): when it
+    /// holds, nothing moves and the write stays one UpdateItem. When it fails, DynamoDB's answer
+    /// (the item as stored) names the old category, and the exact write goes into one
+    /// TransactWriteItems with the two count changes, conditioned on that revision in that
+    /// category.
     pub(super) async fn update_content(
         &self,
         key: &BookKey,
@@ -37,34 +45,62 @@ impl BookRepository {
         expectation: &Expectation,
     ) -> Result<Book, StoreError> {
         let now = now_timestamp();
-        let mut p = Placeholders::default();
-        let update = change_expression(category, change, &now, &mut p);
-        let condition = room_condition(change, expectation, &mut p);
-        let mut seen = match self.update_returning_new(key, update, condition, p).await? {
-            UpdateResult::Written(book) => return Ok(book),
-            UpdateResult::Refused(old) => old,
-        };
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let old = still_expected(seen, expectation)?;
+        // The item as the last refused write showed it; `None` until one has.
+        let mut seen: Option<Option<BookItem>> = None;
+        for _ in 0..=MAX_WRITE_ATTEMPTS {
+            let old = match seen.take() {
+                Some(old) => old,
+                None => {
+                    let mut p = Placeholders::default();
+                    let update = change_expression(category, change, &now, &mut p);
+                    let condition = room_condition(category, change, expectation, &mut p);
+                    match self.update_returning_new(key, update, condition, p).await? {
+                        UpdateResult::Written(book) => return Ok(book),
+                        UpdateResult::Refused(old) => old,
+                    }
+                }
+            };
+            let old = still_expected(old, expectation)?;
             let next = change.apply_to(&old.formats);
             if next.len() > MAX_FORMATS {
                 return Err(StoreError::TooManyFormats(next.len()));
             }
             let mut p = Placeholders::default();
-            let next =
+            let formats =
                 serde_dynamo::to_attribute_value(&next).map_err(StoreError::malformed_item)?;
             let mut sets = vec![
-                format!("{} = {}", p.name(FORMATS), p.value(next)),
+                format!("{} = {}", p.name(FORMATS), p.value(formats)),
                 format!("{} = {}", p.name(UPDATED_AT), p.string(&now)),
             ];
             sets.extend(set_category(category, &mut p));
             let update = set_and_bump(&sets, &mut p);
-            let condition = expectation_condition(&Expectation::revision(old.revision()), &mut p)
-                .expect("a revision always yields a condition");
-            seen = match self.update_returning_new(key, update, condition, p).await? {
-                UpdateResult::Written(book) => return Ok(book),
-                UpdateResult::Refused(old) => old,
+            let condition = books::unchanged_condition(Some(&old), &mut p);
+            let Some(to) = category.filter(|c| c.as_str() != old.category) else {
+                seen = match self.update_returning_new(key, update, condition, p).await? {
+                    UpdateResult::Written(book) => return Ok(book),
+                    UpdateResult::Refused(old) => Some(old),
+                };
+                continue;
             };
+            let write = self.transaction_update(key, update, condition, &p)?;
+            let mut changes = CountChanges::default();
+            changes.moved(&old.category, to.as_str());
+            match self.write_counted(write, None, &changes).await? {
+                // A transaction returns no new image; this is the one the update leaves.
+                Counted::Written => {
+                    return Ok(BookItem {
+                        category: to.to_string(),
+                        formats: next,
+                        version: old.version + 1,
+                        updated_at: Some(now),
+                        ..old
+                    }
+                    .into_book());
+                }
+                Counted::Refused(current) => {
+                    seen = current.map(|i| books::parse_image(Some(i))).transpose()?;
+                }
+            }
         }
         Err(StoreError::Contention)
     }
@@ -135,8 +171,10 @@ fn change_expression(
 }
 
 /// The first attempt's condition: the book and its map exist, there is room for every added
-/// format even if none replaces one, and the client's precondition holds.
+/// format even if none replaces one, the book is already in `category` when one is set (so no
+/// count changes), and the client's precondition holds.
 fn room_condition(
+    category: Option<&Category>,
     change: &FormatChange,
     expectation: &Expectation,
     p: &mut Placeholders,
@@ -145,11 +183,18 @@ fn room_condition(
     let room = MAX_FORMATS - change.add().len();
     // `attribute_exists` first: real DynamoDB reads `size` of a missing map as false, but
     // some engines (moto) fail the whole request instead.
-    let condition = format!(
+    let mut condition = format!(
         "attribute_exists({}) AND attribute_exists({formats}) AND size({formats}) <= {}",
         p.name(AUTHOR),
         p.number(room)
     );
+    if let Some(category) = category {
+        condition.push_str(&format!(
+            " AND {} = {}",
+            p.name(CATEGORY),
+            p.string(category.as_str())
+        ));
+    }
     match expectation_condition(expectation, p) {
         Some(expected) => expression::conjoin(&[condition, expected]),
         None => condition,

@@ -21,13 +21,13 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BookRepository, StoreError,
+    BookRepository, StoreError, books,
+    catalogue::Counted,
     client::instrumented,
-    error::Cancellation,
-    expression::{Placeholders, WithPlaceholders, expectation_condition},
-    item::{BookItem, Item, now_timestamp},
+    expression::{Placeholders, WithPlaceholders},
+    item::{Item, now_timestamp},
 };
-use crate::domain::{BatchOutcome, Book, Expectation, NewBook};
+use crate::domain::{BatchOutcome, Book, NewBook};
 
 /// Suffix of the records table's name; `migrations/0003_create_idempotency_table.json` uses it.
 pub const TABLE_SUFFIX: &str = "-idempotency";
@@ -158,47 +158,23 @@ impl BookRepository {
             .await
     }
 
-    /// The transaction of `create_keyed`: the book, if absent, and its record.
+    /// The transaction of `create_keyed`: the book, if absent, its record and its counts.
     async fn create_recorded(
         &self,
         book: &NewBook,
         request: &KeyedRequest,
         respond: impl Fn(&Book) -> StoredResponse,
     ) -> Result<StoredResponse, StoreError> {
-        let stored = BookItem::new(book, &now_timestamp());
-        let item = stored.to_item().map_err(StoreError::malformed_item)?;
+        let (stored, put_book) = self.create_write(book)?;
         let response = respond(&stored.into_book());
-        let mut p = Placeholders::default();
-        let condition = expectation_condition(&Expectation::absent(), &mut p);
-        let put_book = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .set_condition_expression(condition)
-            .placeholders(&p)
-            .build()
-            .map_err(StoreError::unbuilt_transaction)?;
-        let writes = vec![
-            TransactWriteItem::builder().put(put_book).build(),
-            self.record_write(request, &response)?,
-        ];
-        let call = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send();
-        let result = match instrumented("TransactWriteItems", call).await {
-            Ok(_) => Ok(()),
-            // The record is the second item.
-            Err(e) => Err(match Cancellation::of(&e, Some(1)) {
-                Some(Cancellation::ConditionFailed) => StoreError::AlreadyExists,
-                Some(Cancellation::TransactionConflict) => StoreError::Contention,
-                Some(c) => c
-                    .terminal()
-                    .unwrap_or_else(|| StoreError::from_sdk("TransactWriteItems", e)),
-                None => StoreError::from_sdk("TransactWriteItems", e),
-            }),
-        };
-        result.map(|()| response)
+        let record = self.record_write(request, &response)?;
+        match self
+            .write_counted(put_book, Some(record), &books::joined(book))
+            .await?
+        {
+            Counted::Written => Ok(response),
+            Counted::Refused(_) => Err(StoreError::AlreadyExists),
+        }
     }
 
     /// `put_batch` under an Idempotency-Key: the record is one more item of its transaction.

@@ -10,7 +10,10 @@ use aws_sdk_dynamodb::{
         delete_item::builders::DeleteItemFluentBuilder, get_item::builders::GetItemFluentBuilder,
         update_item::builders::UpdateItemFluentBuilder,
     },
-    types::{AttributeValue, builders::UpdateBuilder},
+    types::{
+        AttributeValue,
+        builders::{DeleteBuilder, UpdateBuilder},
+    },
 };
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -148,6 +151,7 @@ macro_rules! for_book {
 }
 
 for_book!(
+    DeleteBuilder,
     DeleteItemFluentBuilder,
     GetItemFluentBuilder,
     UpdateItemFluentBuilder,

@@ -25,10 +25,7 @@ impl BookRepository {
     /// One page of a listing, in title order. It asks for one item more than the page holds, so
     /// `next_cursor` is null on the last page and no page after the first is ever empty.
     pub async fn list(&self, of: BooksOf<'_>, page: &PageRequest) -> Result<Page, StoreError> {
-        let (listing, partition) = match of {
-            BooksOf::Author(author) => (Listing::Author, author.as_str()),
-            BooksOf::Category(category) => (Listing::Category, category.as_str()),
-        };
+        let (listing, partition) = (of.listing(), of.partition());
         let prefix = page.title_prefix.as_deref().filter(|p| !p.is_empty());
         let scope = Scope::new(listing, partition, prefix, page.order);
         let start = page
@@ -37,12 +34,12 @@ impl BookRepository {
             .map(|c| Cursor::decode(c, &scope))
             .transpose()?;
         let query = ListQuery {
-            listing,
+            of,
             partition,
             prefix,
             order: page.order,
         };
-        let start_key = start.map(|c| listing.start_key(partition, c));
+        let start_key = start.map(|c| of.start_key(c));
         let mut books = self
             .query(&query, page.limit as usize + 1, start_key)
             .await?;
@@ -70,7 +67,7 @@ impl BookRepository {
         wanted: usize,
         mut start_key: Option<Item>,
     ) -> Result<Vec<Book>, StoreError> {
-        let listing = query.listing;
+        let of = query.of;
         let mut books = Vec::with_capacity(wanted);
         loop {
             let mut p = Placeholders::default();
@@ -79,12 +76,12 @@ impl BookRepository {
                 .client
                 .query()
                 .table_name(self.table())
-                .set_index_name(listing.index().map(str::to_owned))
+                .set_index_name(of.index().map(str::to_owned))
                 .key_condition_expression(key_condition)
                 .placeholders(&p)
                 .scan_index_forward(query.order == SortOrder::Asc)
                 .limit((wanted - books.len()) as i32)
-                .set_consistent_read(listing.index().is_none().then_some(true))
+                .set_consistent_read(of.index().is_none().then_some(true))
                 .set_exclusive_start_key(start_key.take())
                 .send();
             let output = instrumented("Query", call)
@@ -103,7 +100,7 @@ impl BookRepository {
 
 /// What one listing request queries, whichever page.
 struct ListQuery<'a> {
-    listing: Listing,
+    of: BooksOf<'a>,
     partition: &'a str,
     prefix: Option<&'a str>,
     order: SortOrder,
@@ -114,7 +111,7 @@ impl ListQuery<'_> {
     fn key_condition(&self, p: &mut Placeholders) -> String {
         let mut condition = format!(
             "{} = {}",
-            p.name(self.listing.partition_attribute()),
+            p.name(self.of.partition_attribute()),
             p.string(self.partition)
         );
         if let Some(prefix) = self.prefix {
@@ -128,31 +125,47 @@ impl ListQuery<'_> {
     }
 }
 
-impl Listing {
+impl<'a> BooksOf<'a> {
+    /// What a cursor of this listing names it.
+    fn listing(self) -> Listing {
+        match self {
+            Self::Author(_) => Listing::Author,
+            Self::Category(_) => Listing::Category,
+        }
+    }
+
+    /// The author or category whose books these are.
+    fn partition(self) -> &'a str {
+        match self {
+            Self::Author(author) => author.as_str(),
+            Self::Category(category) => category.as_str(),
+        }
+    }
+
     fn partition_attribute(self) -> &'static str {
         match self {
-            Self::Author => AUTHOR,
-            Self::Category => CATEGORY,
+            Self::Author(_) => AUTHOR,
+            Self::Category(_) => CATEGORY,
         }
     }
 
     fn index(self) -> Option<&'static str> {
         match self {
-            Self::Author => None,
-            Self::Category => Some(CATEGORY_INDEX),
+            Self::Author(_) => None,
+            Self::Category(_) => Some(CATEGORY_INDEX),
         }
     }
 
     /// The ExclusiveStartKey for a cursor. A GSI's key carries the table's keys too.
-    fn start_key(self, partition: &str, cursor: Cursor) -> Item {
+    fn start_key(self, cursor: Cursor) -> Item {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let mut key = Item::from([(TITLE.to_owned(), s(&cursor.title))]);
         match self {
-            Self::Author => {
-                key.insert(AUTHOR.to_owned(), s(partition));
+            Self::Author(author) => {
+                key.insert(AUTHOR.to_owned(), s(author.as_str()));
             }
-            Self::Category => {
-                key.insert(CATEGORY.to_owned(), s(partition));
+            Self::Category(category) => {
+                key.insert(CATEGORY.to_owned(), s(category.as_str()));
                 key.insert(
                     AUTHOR.to_owned(),
                     s(cursor.author.as_deref().unwrap_or_default()),

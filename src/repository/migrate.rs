@@ -28,6 +28,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_create_idempotency_table",
         include_str!("../../migrations/0003_create_idempotency_table.json"),
     ),
+    (
+        "0004_create_catalogue_table",
+        include_str!("../../migrations/0004_create_catalogue_table.json"),
+    ),
+    (
+        "0005_recount_catalogue",
+        include_str!("../../migrations/0005_recount_catalogue.json"),
+    ),
 ];
 
 /// The ledger's partition key: a migration's id.
@@ -44,9 +52,12 @@ pub struct MigrationReport {
     pub skipped: Vec<String>,
 }
 
+/// Appended to the Books table's name for the table that records applied migrations.
+pub const LEDGER_SUFFIX: &str = "-migrations";
+
 /// Name of the table that records applied migrations for `table`.
 pub fn ledger_table(table: &str) -> String {
-    format!("{table}-migrations")
+    format!("{table}{LEDGER_SUFFIX}")
 }
 
 /// Applies every migration not yet recorded for `table`, waiting until all is ACTIVE.

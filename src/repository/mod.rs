@@ -9,6 +9,7 @@
 
 mod batch;
 mod books;
+mod catalogue;
 mod client;
 mod cursor;
 mod error;
@@ -19,6 +20,7 @@ mod item;
 mod listings;
 mod merge_patch;
 pub mod migrate;
+mod recount;
 pub mod seed;
 
 use std::sync::Arc;
@@ -28,14 +30,37 @@ use aws_sdk_dynamodb::{
     types::{IndexStatus, TableStatus},
 };
 
+pub use catalogue::{MAX_TRANSACTION_ITEMS, catalogue_table};
 pub use client::{ClientTimeouts, build_client, build_client_with, load_sdk_config};
 pub use error::StoreError;
 pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
 pub use listings::BooksOf;
+pub use recount::{CountFix, RecountReport, recount};
 
 use crate::domain::Book;
 use client::instrumented;
 use item::{BookItem, Item};
+
+/// The suffixes of the tables kept beside the Books table: the migration ledger, the
+/// Idempotency-Key records and the catalogue's counts.
+const COMPANION_SUFFIXES: [&str; 3] = [
+    migrate::LEDGER_SUFFIX,
+    idempotency::TABLE_SUFFIX,
+    catalogue::TABLE_SUFFIX,
+];
+
+/// The longest Books table name whose companion tables' names DynamoDB still accepts (255).
+pub const MAX_TABLE_NAME: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < COMPANION_SUFFIXES.len() {
+        if COMPANION_SUFFIXES[i].len() > longest {
+            longest = COMPANION_SUFFIXES[i].len();
+        }
+        i += 1;
+    }
+    255 - longest
+};
 
 /// Name of the global secondary index that serves category listings.
 pub const CATEGORY_INDEX: &str = "CategoryIndex";
@@ -104,15 +129,4 @@ fn parse_book(item: Item) -> Result<Book, StoreError> {
     BookItem::from_item(item)
         .map(BookItem::into_book)
         .map_err(StoreError::malformed_item)
-}
-
-/// The error for a write whose condition failed, with the stored book DynamoDB handed back
-/// (ReturnValuesOnConditionCheckFailure ALL_OLD). A stored item that does not parse still fails
-/// the precondition; it is logged and left out rather than turned into a 500.
-fn precondition_failed(image: Option<&Item>) -> StoreError {
-    let current = item::stored_image(image.cloned()).and_then(|i| match parse_book(i) {
-        Ok(book) => Some(Box::new(book)),
-        Err(_) => None,
-    });
-    StoreError::PreconditionFailed(current)
 }

@@ -10,6 +10,9 @@
 //!  "target":"bookstore::http::middleware::envelope",
 //!  "span":{"request_id":"…","method":"GET","route":"/books/{author}/{title}","name":"request"}}
 //! ```
+//!
+//! When traces are on, a line written inside a request also has its `"trace_id"` (32 hex digits)
+//! before `"span"`.
 
 use std::fmt::{self, Write as _};
 
@@ -82,6 +85,12 @@ where
             .parent()
             .and_then(|id| ctx.span(id))
             .or_else(|| ctx.lookup_current());
+        if let Some(span) = &span
+            && super::otel::enabled()
+            && let Some(trace_id) = super::otel::trace_id_in_scope(span)
+        {
+            write!(writer, ",\"trace_id\":\"{trace_id}\"")?;
+        }
         if let Some(span) = span {
             writer.write_str(",\"span\":{")?;
             if let Some(fields) = span.extensions().get::<FormattedFields<JsonPairs>>() {
@@ -114,7 +123,8 @@ impl<'a, 'w> PairWriter<'a, 'w> {
     }
 
     fn pair(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
-        if self.result.is_ok() {
+        // `otel.name` and `otel.kind` are for the OpenTelemetry layer, not for the logs.
+        if self.result.is_ok() && !field.name().starts_with("otel.") {
             self.result =
                 write!(self.writer, ",\"{}\":", field.name()).and_then(|()| value(self.writer));
         }

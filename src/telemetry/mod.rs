@@ -1,6 +1,7 @@
-//! Logs (JSON lines through `tracing`) and the Prometheus metrics recorder.
+//! Logs (JSON lines through `tracing`), OpenTelemetry traces and the Prometheus metrics recorder.
 
 mod json_lines;
+pub mod otel;
 
 use std::{sync::OnceLock, time::Duration};
 
@@ -19,6 +20,19 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 ///
 /// Each line carries the fields of its request span (request id, method, route).
 pub fn init_logging() {
+    install_subscriber();
+}
+
+/// [`init_logging`], and OpenTelemetry traces when an OTLP endpoint is configured (see [`otel`]):
+/// what `serve` runs with. Keep the returned pipeline to flush it on shutdown.
+pub fn init_logging_and_tracing() -> Result<Option<otel::Tracing>, otel::TracingError> {
+    let tracing = otel::init()?;
+    install_subscriber();
+    Ok(tracing)
+}
+
+/// The subscriber: the filter, the JSON lines, and the OpenTelemetry layer if traces are on.
+fn install_subscriber() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = fmt::layer()
         .with_ansi(false)
@@ -28,6 +42,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(json)
+        .with(otel::layer())
         .try_init();
 }
 

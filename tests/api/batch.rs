@@ -14,20 +14,41 @@ async fn a_batch_creates_and_replaces_and_counts_each() {
     let app = spawn_app().await;
     app.seed_tutorial().await;
 
-    let books: Vec<Value> = (0..98)
+    // 96 books and the 4 counts they change (Batcher, Batch, Suspense, Children) fill one
+    // transaction: DynamoDB takes 100 items. One more new book would need 101.
+    let books: Vec<Value> = (0..94)
         .map(|i| book("Batcher", &format!("B{i:03}")))
         .chain([
             book("John Grisham", "The Firm"),
             book("Dr. Seuss", "Green Eggs and Ham"),
         ])
         .collect();
+    let mut one_more = books.clone();
+    one_more.push(book("Batcher", "B999"));
+    let refused = app
+        .write(Method::POST, "/books/batch", json!({"books": one_more}))
+        .await;
+    let refused = problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(error_fields(&refused), ["books"]);
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("101 items"),
+        "{refused}"
+    );
+    assert_eq!(
+        app.get("/books/Batcher/B000").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
     let response = app
         .write(Method::POST, "/books/batch", json!({"books": books}))
         .await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let outcome: Value = response.json().await.unwrap();
-    assert_eq!(outcome, json!({"created": 98, "replaced": 2}));
+    assert_eq!(outcome, json!({"created": 94, "replaced": 2}));
     let firm: Value = app
         .get("/books/John%20Grisham/The%20Firm")
         .await
@@ -38,7 +59,7 @@ async fn a_batch_creates_and_replaces_and_counts_each() {
         (firm["version"].as_u64(), firm["category"].as_str()),
         (Some(2), Some("Batch"))
     );
-    let new: Value = app.get("/books/Batcher/B097").await.json().await.unwrap();
+    let new: Value = app.get("/books/Batcher/B093").await.json().await.unwrap();
     assert_eq!(new["version"], 1);
 }
 

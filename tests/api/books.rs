@@ -177,20 +177,7 @@ async fn names_with_reserved_and_unicode_characters_round_trip() {
 #[tokio::test]
 async fn items_written_by_the_tutorial_scripts_are_served_and_writable() {
     let app = spawn_app().await;
-    // Exactly what the tutorial's boto3 insert script writes: no Version, timestamps or Formats.
-    let item = HashMap::from([
-        ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
-        ("Title".to_owned(), AttributeValue::S("Bare".into())),
-        ("Category".to_owned(), AttributeValue::S("Suspense".into())),
-    ]);
-    app.repo
-        .client()
-        .put_item()
-        .table_name(app.repo.table())
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
+    app.put_tutorial_item("Bare").await;
 
     let got = app.get("/books/Tutorial/Bare").await;
     assert_eq!(got.status(), StatusCode::OK);
@@ -214,18 +201,7 @@ async fn items_written_by_the_tutorial_scripts_are_served_and_writable() {
     assert_eq!(book["formats"], json!({"Audiobook": "8WE3KPTP"}));
 
     // And what the service wrote keeps the tutorial's attribute names and types.
-    let raw = app
-        .repo
-        .client()
-        .get_item()
-        .table_name(app.repo.table())
-        .key("Author", AttributeValue::S("Tutorial".into()))
-        .key("Title", AttributeValue::S("Bare".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let raw = app.raw_item("Tutorial", "Bare").await;
     let AttributeValue::M(formats) = &raw["Formats"] else {
         panic!("Formats must be a map")
     };

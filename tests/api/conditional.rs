@@ -3,9 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, etag, problem, spawn_app};
-
-const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+use crate::support::{HAMLET, TestApp, etag, problem, spawn_app};
 
 /// The current ETag of a book, from a GET.
 async fn tag_of(app: &TestApp, path: &str) -> String {

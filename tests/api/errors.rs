@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{always_failing_dynamodb, error_fields, problem, spawn_app, spawn_app_at};
-
-const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+use crate::support::{
+    HAMLET, HttpOnlyApp, always_failing_dynamodb, error_fields, problem, spawn_app, spawn_app_at,
+};
 
 #[tokio::test]
 async fn writes_without_a_valid_token_are_401_and_change_nothing() {
@@ -43,36 +43,33 @@ async fn writes_without_a_valid_token_are_401_and_change_nothing() {
 
 #[tokio::test]
 async fn bodies_must_be_json_of_the_right_shape() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
     let put = |body: &'static str, content_type: Option<&'static str>| {
         let mut request = app.authed(Method::PUT, "/books/A/T").body(body);
         if let Some(ct) = content_type {
             request = request.header("Content-Type", ct);
         }
-        request.send()
+        let app = &app;
+        async move { app.send(request).await }
     };
 
     problem(
-        put(r#"{"category":"C"}"#, None).await.unwrap(),
+        put(r#"{"category":"C"}"#, None).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
     problem(
-        put(r#"{"category":"C"}"#, Some("text/plain"))
-            .await
-            .unwrap(),
+        put(r#"{"category":"C"}"#, Some("text/plain")).await,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
     )
     .await;
     problem(
-        put(r#"{"category":"#, Some("application/json"))
-            .await
-            .unwrap(),
+        put(r#"{"category":"#, Some("application/json")).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     problem(
-        put("", Some("application/json")).await.unwrap(),
+        put("", Some("application/json")).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -81,32 +78,35 @@ async fn bodies_must_be_json_of_the_right_shape() {
             r#"{"category":"C","colour":"red"}"#,
             Some("application/json"),
         )
-        .await
-        .unwrap(),
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(error_fields(&unknown), ["colour"]);
     let wrong_type = problem(
-        put(r#"{"category":5}"#, Some("application/json"))
-            .await
-            .unwrap(),
+        put(r#"{"category":5}"#, Some("application/json")).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(error_fields(&wrong_type), ["category"]);
-    let ok = put(
-        r#"{"category":"C"}"#,
-        Some("application/json; charset=utf-8"),
-    )
-    .await
-    .unwrap();
+}
+
+#[tokio::test]
+async fn json_with_a_charset_parameter_is_json() {
+    let app = spawn_app().await;
+    let ok = app
+        .authed(Method::PUT, "/books/A/T")
+        .header("Content-Type", "application/json; charset=utf-8")
+        .body(r#"{"category":"C"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::CREATED);
 }
 
 #[tokio::test]
 async fn validation_names_every_bad_field() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     let body = json!({
         "author": " padded", "title": "x".repeat(257), "category": "bad\u{7}bell",
@@ -130,7 +130,7 @@ async fn validation_names_every_bad_field() {
 
 #[tokio::test]
 async fn bodies_over_64_kib_are_413() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
     let big = json!({"category": "C", "formats": {"F": "x".repeat(70 * 1024)}});
 
     problem(
@@ -142,7 +142,7 @@ async fn bodies_over_64_kib_are_413() {
 
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     problem(app.get("/nope").await, StatusCode::NOT_FOUND).await;
     problem(
@@ -150,7 +150,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
         StatusCode::NOT_FOUND,
     )
     .await;
-    let response = app.authed(Method::POST, HAMLET).send().await.unwrap();
+    let response = app.send(app.authed(Method::POST, HAMLET)).await;
     let allow = response.headers()["allow"].to_str().unwrap().to_owned();
     problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
@@ -160,7 +160,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
 
 #[tokio::test]
 async fn path_segments_that_fail_validation_are_422_and_bad_encoding_400() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     let nul = app.get("/books/A/%00").await;
     assert_eq!(

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{error_fields, etag, problem, spawn_app};
+use crate::support::{error_fields, etag, formats, problem, spawn_app};
 
 const RAINMAKER: &str = "/books/John%20Grisham/The%20Rainmaker";
 
@@ -137,14 +137,6 @@ async fn a_change_to_a_missing_book_is_404() {
         .await
         .unwrap();
     problem(response, StatusCode::NOT_FOUND).await;
-}
-
-fn formats(n: usize) -> Value {
-    Value::Object(
-        (0..n)
-            .map(|i| (format!("F{i:02}"), json!(format!("ID{i}"))))
-            .collect(),
-    )
 }
 
 #[tokio::test]

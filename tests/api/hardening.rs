@@ -18,17 +18,21 @@ use tokio::{
     sync::Semaphore,
 };
 
-use crate::support::{book_path, free_port, problem, spawn_app, spawn_app_at, spawn_app_with};
+use crate::support::{
+    HttpOnlyApp, assert_serve_refuses, book_path, free_port, problem, serve_command, spawn_app,
+    spawn_app_at, spawn_app_with,
+};
 
 #[tokio::test]
 async fn only_well_formed_request_ids_are_kept() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
     let echoed = |id: String| {
         let request = app
             .request(Method::GET, "/health/live")
             .header("X-Request-Id", id);
+        let app = &app;
         async move {
-            let response = request.send().await.unwrap();
+            let response = app.send(request).await;
             response.headers()["x-request-id"]
                 .to_str()
                 .unwrap()
@@ -321,20 +325,16 @@ struct Binary {
 impl Binary {
     async fn start(vars: &[(&str, &str)]) -> Self {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"));
+        let mut command = serve_command(&[
+            ("BOOKSTORE_ADDR", addr.as_str()),
+            ("BOOKSTORE_AUTH", "none"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("RUST_LOG", "warn"),
+        ]);
         command
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs([
-                ("BOOKSTORE_ADDR", addr.as_str()),
-                ("BOOKSTORE_AUTH", "none"),
-                ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "test"),
-                ("AWS_SECRET_ACCESS_KEY", "test"),
-                ("RUST_LOG", "warn"),
-            ])
             .envs(vars.iter().copied())
             .stdout(std::process::Stdio::null());
         let binary = Self {
@@ -502,25 +502,19 @@ async fn metrics_can_move_off_the_api_port() {
 
 #[test]
 fn invalid_limits_stop_start_up_naming_the_variable() {
-    for (name, value) in [
-        ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "0"),
-        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "0"),
-        ("BOOKSTORE_IDLE_TIMEOUT_SECS", "x"),
-        ("BOOKSTORE_MAX_IN_FLIGHT", "0"),
-        ("BOOKSTORE_METRICS_ADDR", "not-an-address"),
-    ] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_bookstore"))
-            .arg("serve")
-            .env_clear()
-            .env("BOOKSTORE_AUTH", "none")
-            .env("BOOKSTORE_ADDR", "127.0.0.1:0")
-            .env(name, value)
-            .output()
-            .unwrap();
-        assert!(!output.status.success(), "{name}={value} was accepted");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(name), "{name}: {stderr}");
-    }
+    assert_serve_refuses(
+        &[
+            ("BOOKSTORE_AUTH", "none"),
+            ("BOOKSTORE_ADDR", "127.0.0.1:0"),
+        ],
+        &[
+            ("BOOKSTORE_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("BOOKSTORE_IDLE_TIMEOUT_SECS", "0"),
+            ("BOOKSTORE_IDLE_TIMEOUT_SECS", "x"),
+            ("BOOKSTORE_MAX_IN_FLIGHT", "0"),
+            ("BOOKSTORE_METRICS_ADDR", "not-an-address"),
+        ],
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TOKEN, TestApp, enc, spawn_app};
+use crate::support::{HAMLET, TOKEN, TestApp, enc, spawn_app};
 
 struct Case {
     name: &'static str,
@@ -49,8 +49,6 @@ impl Case {
         self
     }
 }
-
-const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
 
 fn b64(v: Value) -> String {
     use base64::Engine as _;

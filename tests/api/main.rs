@@ -5,6 +5,7 @@
 
 mod batch;
 mod books;
+mod catalogue;
 mod conditional;
 mod errors;
 mod formats;

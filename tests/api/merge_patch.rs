@@ -1,13 +1,11 @@
 //! `PATCH /books/{author}/{title}` with `application/merge-patch+json`: category and formats in
 //! one write, the 32-format cap, preconditions and every refusal.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, error_fields, etag, problem, spawn_app};
+use crate::support::{TestApp, error_fields, etag, formats, problem, spawn_app};
 
 const RAINMAKER: &str = "/books/John%20Grisham/The%20Rainmaker";
 const MERGE_PATCH: &str = "application/merge-patch+json";
@@ -30,14 +28,6 @@ async fn refused(app: &TestApp, body: Value) -> Vec<String> {
     let book: Value = app.get(RAINMAKER).await.json().await.unwrap();
     assert_eq!(book["version"], 1, "{body} wrote nothing");
     fields
-}
-
-fn formats(n: usize) -> Value {
-    Value::Object(
-        (0..n)
-            .map(|i| (format!("F{i:02}"), json!(format!("ID{i}"))))
-            .collect(),
-    )
 }
 
 #[tokio::test]
@@ -344,21 +334,8 @@ async fn the_32_format_cap_holds_and_removals_count_toward_nothing() {
 #[tokio::test]
 async fn a_tutorial_item_without_formats_can_be_patched() {
     let app = spawn_app().await;
-    // What the tutorial's boto3 insert script writes: no Version, timestamps or Formats.
     for title in ["Bare", "Plain"] {
-        let item = HashMap::from([
-            ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
-            ("Title".to_owned(), AttributeValue::S(title.into())),
-            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
-        ]);
-        app.repo
-            .client()
-            .put_item()
-            .table_name(app.repo.table())
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        app.put_tutorial_item(title).await;
     }
 
     let both = send(merge(
@@ -387,18 +364,7 @@ async fn a_tutorial_item_without_formats_can_be_patched() {
     assert_eq!(book["version"], 1);
 
     // The item keeps the tutorial's attribute types; Formats is now an (empty) map.
-    let raw = app
-        .repo
-        .client()
-        .get_item()
-        .table_name(app.repo.table())
-        .key("Author", AttributeValue::S("Tutorial".into()))
-        .key("Title", AttributeValue::S("Plain".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let raw = app.raw_item("Tutorial", "Plain").await;
     assert_eq!(raw["Category"], AttributeValue::S("Legal".into()));
     assert_eq!(raw["Version"], AttributeValue::N("1".into()));
     assert!(matches!(&raw["Formats"], AttributeValue::M(m) if m.is_empty()));

@@ -3,7 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{ORIGIN, engine_endpoint, problem, sdk_config, spawn_app, spawn_app_at};
+use crate::support::{
+    HttpOnlyApp, ORIGIN, engine_endpoint, problem, sdk_config, spawn_app, spawn_app_at,
+};
 use bookstore::repository::{self, migrate};
 
 #[tokio::test]
@@ -49,14 +51,14 @@ async fn metrics_count_requests_and_dynamodb_calls() {
 
 #[tokio::test]
 async fn request_ids_are_kept_or_generated() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     let given = app
-        .request(Method::GET, "/health/live")
-        .header("X-Request-Id", "abc-123")
-        .send()
-        .await
-        .unwrap();
+        .send(
+            app.request(Method::GET, "/health/live")
+                .header("X-Request-Id", "abc-123"),
+        )
+        .await;
     assert_eq!(given.headers()["x-request-id"], "abc-123");
     let generated = app.get("/books/No/Such").await;
     assert_eq!(generated.headers()["x-request-id"].len(), 36);
@@ -64,19 +66,19 @@ async fn request_ids_are_kept_or_generated() {
 
 #[tokio::test]
 async fn cors_preflight_and_exposed_headers() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     let preflight = app
-        .request(Method::OPTIONS, "/books/A/T")
-        .header("Origin", ORIGIN)
-        .header("Access-Control-Request-Method", "PUT")
-        .header(
-            "Access-Control-Request-Headers",
-            "authorization, content-type, if-match, if-none-match",
+        .send(
+            app.request(Method::OPTIONS, "/books/A/T")
+                .header("Origin", ORIGIN)
+                .header("Access-Control-Request-Method", "PUT")
+                .header(
+                    "Access-Control-Request-Headers",
+                    "authorization, content-type, if-match, if-none-match",
+                ),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], ORIGIN);
     let allowed = preflight.headers()["access-control-allow-headers"]
@@ -88,11 +90,11 @@ async fn cors_preflight_and_exposed_headers() {
     }
 
     let actual = app
-        .request(Method::GET, "/books/A/T")
-        .header("Origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            app.request(Method::GET, "/books/A/T")
+                .header("Origin", ORIGIN),
+        )
+        .await;
     let exposed = actual.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap()
@@ -101,17 +103,17 @@ async fn cors_preflight_and_exposed_headers() {
         assert!(exposed.contains(header), "{exposed}");
     }
     let other = app
-        .request(Method::GET, "/books/A/T")
-        .header("Origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+        .send(
+            app.request(Method::GET, "/books/A/T")
+                .header("Origin", "https://evil.example"),
+        )
+        .await;
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn the_openapi_document_and_docs_page_are_served() {
-    let app = spawn_app().await;
+    let app = HttpOnlyApp::new().await;
 
     let document: Value = app.get("/openapi.json").await.json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
@@ -128,8 +130,8 @@ async fn concurrent_migrations_converge_and_a_rerun_does_nothing() {
 
     let (a, b) = tokio::join!(migrate::run(&client, &table), migrate::run(&client, &table));
     let (a, b) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.applied.len() + a.skipped.len(), 3);
-    assert_eq!(b.applied.len() + b.skipped.len(), 3);
+    assert_eq!(a.applied.len() + a.skipped.len(), 5);
+    assert_eq!(b.applied.len() + b.skipped.len(), 5);
 
     let again = migrate::run(&client, &table).await.unwrap();
     assert!(again.applied.is_empty());
@@ -138,7 +140,9 @@ async fn concurrent_migrations_converge_and_a_rerun_does_nothing() {
         [
             "0001_create_books_table",
             "0002_add_category_index",
-            "0003_create_idempotency_table"
+            "0003_create_idempotency_table",
+            "0004_create_catalogue_table",
+            "0005_recount_catalogue",
         ]
     );
     let repo = repository::BookRepository::new(client, table);

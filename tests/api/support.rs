@@ -25,6 +25,10 @@ pub const TOKEN: &str = "test-token";
 pub const OTHER_TOKEN: &str = "other-test-token";
 /// The CORS origin every test app allows.
 pub const ORIGIN: &str = "https://shop.example";
+/// A tutorial book (`seed_tutorial` puts it in the table, category `Drama`), percent-encoded.
+pub const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+/// The service's binary, as the container runs it.
+pub const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
 
 /// Where the engine is: `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` when set, else a dynoxide this test
 /// process starts once, in memory, on a port of its own.
@@ -232,10 +236,138 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The item as stored, read with the raw client: what the tutorial's scripts would see.
+    pub async fn raw_item(
+        &self,
+        author: &str,
+        title: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.repo
+            .client()
+            .get_item()
+            .table_name(self.repo.table())
+            .key("Author", AttributeValue::S(author.into()))
+            .key("Title", AttributeValue::S(title.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("no item for {author} / {title}"))
+    }
+
+    /// Writes `Tutorial` / `title` (category `Suspense`) exactly as the tutorial's boto3 insert
+    /// script does: no Version, timestamps or Formats.
+    pub async fn put_tutorial_item(&self, title: &str) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let item = std::collections::HashMap::from([
+            ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
+            ("Title".to_owned(), AttributeValue::S(title.into())),
+            ("Category".to_owned(), AttributeValue::S("Suspense".into())),
+        ]);
+        self.repo
+            .client()
+            .put_item()
+            .table_name(self.repo.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Puts the tutorial's five books in the table with the real seed code.
     pub async fn seed_tutorial(&self) {
         let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
         self.repo.seed(&books).await.unwrap();
+    }
+}
+
+/// `bookstore serve` with only the given variables (and PATH): what an operator's task
+/// definition sets.
+pub fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(BIN);
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().copied());
+    command
+}
+
+/// Asserts that `serve` with `vars` plus each one of `refused` exits at once, naming it.
+pub fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
+    for &(name, value) in refused {
+        let mut vars = vars.to_vec();
+        vars.push((name, value));
+        let output = serve_command(&vars).output().unwrap();
+        assert!(!output.status.success(), "{name}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+/// A formats map of `n` entries (`F00: ID0`, ...).
+pub fn formats(n: usize) -> Value {
+    Value::Object(
+        (0..n)
+            .map(|i| (format!("F{i:02}"), Value::String(format!("ID{i}"))))
+            .collect(),
+    )
+}
+
+/// The app as a tower service: no socket, and a DynamoDB endpoint that refuses connections.
+/// For what the HTTP layer answers on its own (400, 404, 405, 413, 415, 422, CORS, headers);
+/// anything that reaches DynamoDB is a 503 here.
+pub struct HttpOnlyApp {
+    router: axum::Router,
+    http: reqwest::Client,
+}
+
+impl HttpOnlyApp {
+    /// Built by `Application::build` with the test settings, as every test app is.
+    pub async fn new() -> Self {
+        // Port 9 (discard) on loopback: nothing listens, so a call fails at once.
+        let client = repository::build_client(&sdk_config("http://127.0.0.1:9").await);
+        let app = Application::build(&test_settings("Books", &[]), client)
+            .await
+            .expect("the test app builds");
+        Self {
+            router: app.router(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A request to `path` (already percent-encoded), without a token; send it with [`Self::send`].
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("http://app.test{path}"))
+    }
+
+    /// A request with the bearer token.
+    pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(TOKEN)
+    }
+
+    /// Calls the app with `request`, as a client on a socket would see the answer.
+    pub async fn send(&self, request: RequestBuilder) -> Response {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::try_from(request.build().unwrap()).unwrap();
+        let request = request.map(|body| {
+            axum::body::Body::from(body.as_bytes().map(<[u8]>::to_vec).unwrap_or_default())
+        });
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        Response::from(axum::http::Response::from_parts(parts, body))
+    }
+
+    /// GET a path.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    /// A write with a JSON body and the token.
+    pub async fn write(&self, method: Method, path: &str, body: Value) -> Response {
+        self.send(self.authed(method, path).json(&body)).await
     }
 }
 

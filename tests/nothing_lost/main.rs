@@ -141,7 +141,8 @@ fn path(book: usize) -> String {
     format!("/books/Nothing%20Lost/Book%20{book}")
 }
 
-/// The `i`th write: a PUT, a format PATCH, a merge-style change of one format, or a DELETE.
+/// The `i`th write: a PUT (a create or a category change), a POST, a format PATCH, a change
+/// of one format, a category change by merge patch, or a DELETE.
 async fn write(app: &TestApp, i: usize) -> Outcome {
     let book = (i * 7 + i / BOOKS) % BOOKS;
     let p = path(book);
@@ -151,15 +152,27 @@ async fn write(app: &TestApp, i: usize) -> Outcome {
             app.authed(Method::PUT, &p)
                 .json(&json!({"category": format!("C{}", i % 3)})),
         ),
-        1 | 5 => (
+        1 => (
             "patch",
             app.authed(Method::PATCH, &format!("{p}/formats"))
                 .json(&json!({"add": {format!("F{}", i % 5): format!("ID{i}")}, "remove": [format!("F{}", (i + 1) % 5)]})),
         ),
-        2 | 6 => (
+        5 => (
+            "create",
+            app.authed(Method::POST, "/books").json(&json!({
+                "author": "Nothing Lost", "title": format!("Book {book}"), "category": format!("C{}", i % 3)
+            })),
+        ),
+        2 => (
             "format",
             app.authed(Method::PUT, &format!("{p}/formats/F{}", i % 4))
                 .json(&json!({"id": format!("ID{i}")})),
+        ),
+        6 => (
+            "merge",
+            app.authed(Method::PATCH, &p)
+                .header("content-type", "application/merge-patch+json")
+                .body(format!(r#"{{"category": "C{}"}}"#, i % 3)),
         ),
         _ => ("delete", app.authed(Method::DELETE, &p)),
     };
@@ -239,6 +252,12 @@ async fn nothing_acknowledged_is_lost_when_the_engine_pauses_and_dies() {
 
     // Every answer is one the contract allows; never a 500.
     let allowed = [200, 201, 204, 404, 409, 503];
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.kind == "create" && o.status == StatusCode::CREATED),
+        "no create succeeded"
+    );
     for o in &outcomes {
         assert!(
             allowed.contains(&o.status.as_u16()),
@@ -302,6 +321,35 @@ async fn nothing_acknowledged_is_lost_when_the_engine_pauses_and_dies() {
             }
         }
     }
+    // The catalogue agrees with the table: every book counted once in its category and once
+    // under its author, whatever was cut short by the pauses and the kill.
+    let mut books = 0u64;
+    for book in 0..BOOKS {
+        if app.get(&path(book)).await.status() == StatusCode::OK {
+            books += 1;
+        }
+    }
+    let total = |listing: &'static str| {
+        let app = app.clone();
+        async move {
+            let page: Value = app
+                .get(&format!("{listing}?limit=100"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert!(page["next_cursor"].is_null());
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["books"].as_u64().unwrap())
+                .sum::<u64>()
+        }
+    };
+    assert_eq!(total("/categories").await, books, "category counts");
+    assert_eq!(total("/authors").await, books, "author counts");
+
     // And a final round: each book deleted once more, on a healthy engine, must be gone.
     for book in 0..BOOKS {
         let status = app

@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use support::{TestApp, spawn_app};
+use support::{HAMLET, TestApp, spawn_app};
 
 /// The test app, after refusing to run on an engine known not to serialise conditional writes
 /// (rather than fail at random there).
@@ -30,8 +30,6 @@ async fn spawn_serialising_app() -> TestApp {
     }
     spawn_app().await
 }
-
-const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
 
 #[tokio::test]
 async fn racing_if_none_match_creates_have_exactly_one_winner() {

@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 
 use super::tables::{KeyAttribute, ensure_index, ensure_table, ensure_ttl};
-use crate::repository::error::StoreError;
+use crate::repository::{error::StoreError, recount};
 
 /// One migration file.
 #[derive(Debug, Deserialize)]
@@ -30,12 +30,15 @@ pub(super) enum Step {
         sort_key: Option<KeyAttribute>,
         projection: String,
     },
-    /// A table beside the main one, named `<table><suffix>`, with TTL on `ttl_attribute`.
+    /// A table beside the main one, named `<table><suffix>`, with TTL on `ttl_attribute` if set.
     CreateCompanionTable {
         suffix: String,
         partition_key: KeyAttribute,
-        ttl_attribute: String,
+        sort_key: Option<KeyAttribute>,
+        ttl_attribute: Option<String>,
     },
+    /// Rebuilds every count of the catalogue from the table, as `bookstore recount` does.
+    RecountCatalogue {},
 }
 
 impl Step {
@@ -68,11 +71,26 @@ impl Step {
             Self::CreateCompanionTable {
                 suffix,
                 partition_key,
+                sort_key,
                 ttl_attribute,
             } => {
                 let companion = format!("{table}{suffix}");
-                ensure_table(client, &companion, partition_key, None).await?;
-                ensure_ttl(client, &companion, ttl_attribute).await
+                ensure_table(client, &companion, partition_key, sort_key.as_ref()).await?;
+                match ttl_attribute {
+                    Some(attribute) => ensure_ttl(client, &companion, attribute).await,
+                    None => Ok(()),
+                }
+            }
+            Self::RecountCatalogue {} => {
+                let report = recount(client, table).await?;
+                tracing::info!(
+                    table,
+                    books = report.books,
+                    corrected = report.fixes.len(),
+                    raced = report.raced.len(),
+                    "recounted the catalogue"
+                );
+                Ok(())
             }
         }
     }
