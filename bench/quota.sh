@@ -23,6 +23,19 @@ die() { echo "quota: $*" >&2; exit 1; }
 [ -x "$oha" ] || die "$oha is missing; bench/run.sh installs it"
 bin=${1:-$(scripts/release-build.sh)}
 
+# The engine, its credentials, migrate, serve and the wait for readiness: scripts/lib/service.sh.
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
+service_init quota
+out=$SERVICE_WORKDIR
+cg=
+# shellcheck disable=SC2329  # called by the EXIT trap
+cleanup() {
+  service_cleanup >&2
+  if [ -n "$cg" ]; then rmdir "$cg" 2>/dev/null || true; fi # only once the service has left it
+}
+trap cleanup EXIT
+
 period=100000
 quota=$(awk -v v="$vcpu" -v p="$period" 'BEGIN { printf "%d", v * p }')
 group="bookstore-quota-$$"
@@ -39,29 +52,19 @@ else
   die "no writable cgroup cpu controller (run as root on a host or privileged container)"
 fi
 
-out=$(mktemp -d)
-svc=
-# shellcheck disable=SC2329  # called by the EXIT trap
-cleanup() {
-  [ -n "$svc" ] && kill "$svc" 2>/dev/null && wait "$svc" 2>/dev/null
-  scripts/dynamodb-engine.sh stop "$engine_port" >&2 || true
-  rmdir "$cg" 2>/dev/null || true
-  rm -rf "$out"
-}
-trap cleanup EXIT
 export BOOKSTORE_ENGINE=dynoxide BOOKSTORE_ENGINE_DB=''
-scripts/dynamodb-engine.sh start "$engine_port" >&2
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$engine_port" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=quota AWS_SECRET_ACCESS_KEY=quota AWS_EC2_METADATA_DISABLED=true \
-  BOOKSTORE_TABLE=Books BOOKSTORE_API_TOKENS=quota-token BOOKSTORE_ADDR="127.0.0.1:$port"
+service_engine_start "$engine_port" >&2
+service_local_aws "$engine_port"
+export BOOKSTORE_TABLE=Books BOOKSTORE_API_TOKENS=quota-token BOOKSTORE_ADDR="127.0.0.1:$port"
 python3 bench/gen_data.py "$out" "http://127.0.0.1:$port" 500 20 20 >&2
-"$bin" migrate >/dev/null
-"$bin" seed "$out/books.json" >/dev/null
+service_run "$bin" migrate
+service_run "$bin" seed "$out/books.json"
 
-# The service alone in the group: a shell joins it and execs the binary.
-sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" serve' sh "$cg" "$bin" >"$out/service.log" 2>&1 &
-svc=$!
-for _ in $(seq 1 200); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.05; done
+# The service alone in the group: a shell joins it and execs the binary (so SERVICE_PID is the service).
+# shellcheck disable=SC2016  # $$ and $1 are the inner shell's
+service_serve "$out/service.log" sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" serve' sh "$cg" "$bin"
+svc=$SERVICE_PID
+service_wait_ready "http://127.0.0.1:$port"
 threads=$(awk '/^Threads:/ { print $2 }' "/proc/$svc/status")
 clk=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$svc/stat"; }

@@ -20,6 +20,10 @@
 #
 #   BOOKSTORE_IMAGE_ENGINE_PORT (8041), BOOKSTORE_IMAGE_HTTP_PORT (8098): the docker-run part's ports
 #   BOOKSTORE_COMPOSE_HTTP_PORT (8099), BOOKSTORE_COMPOSE_ENGINE_PORT (8042): the compose part's ports
+#
+# What it reads back (apt's sources, the base's /etc/passwd, docker inspect, /proc of the server, the
+# GET, docker stop) is parsed and judged by scripts/image_check.py, which scripts/test_image_check.py
+# tests; the engine and its credentials come from scripts/lib/service.sh, as for every local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -44,17 +48,28 @@ build_log="$tools/image-check-build.log"
 say() { echo "image-check: $*"; }
 mib() { numfmt --to=iec-i --suffix=B --format=%.1f --round=nearest "$1"; }
 fail() { echo "image-check: FAILED: $*" >&2; exit 1; }
+# judge PREFIX SUBCOMMAND [ARGS]: scripts/image_check.py's verdict (stdin passed on); its summary
+# lines are said after PREFIX, and its reasons, if any rule is broken, are the failure.
+judge() {
+  local prefix=$1 out
+  shift
+  out=$(python3 scripts/image_check.py "$@" 2>&1) || fail "$prefix$out"
+  if [ -n "$out" ]; then
+    while IFS= read -r line; do say "$prefix$line"; done <<<"$out"
+  fi
+}
 
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
+service_init image-check
 mkdir -p "$tools"
-work=$(mktemp -d)
-engine_started=0
+work=$SERVICE_WORKDIR
 compose=()
 # shellcheck disable=SC2329  # called by the EXIT trap
 cleanup() {
   docker rm -f "$server" >/dev/null 2>&1 || true
   if ((${#compose[@]})); then "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true; fi
-  if ((engine_started)); then scripts/dynamodb-engine.sh stop "$engine_port" || true; fi
-  rm -rf "$work"
+  service_cleanup
 }
 trap cleanup EXIT
 
@@ -108,33 +123,11 @@ else
 fi
 
 # --- 2. the base: a local stand-in for gcr.io/distroless/cc-debian12:nonroot --------------------------
-debian_mirror() {
-  # The first URI apt uses for bookworm itself (deb822 .sources or one-line .list files).
-  local files=() f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] && files+=("$f")
-  done
-  ((${#files[@]})) || return 0
-  awk '
-    function found(u) { if (!done && u != "") { print u; done = 1 } }
-    function paragraph() { if (suites ~ /(^| )bookworm( |$)/) found(uris); uris = ""; suites = "" }
-    FNR == 1 { paragraph() }
-    /^[[:space:]]*$/ { paragraph(); next }
-    /^URIs:/ { uris = $2 }
-    /^Suites:/ { suites = $0; sub(/^Suites:[[:space:]]*/, "", suites) }
-    $1 == "deb" {
-      i = 2
-      if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-      if ($(i + 1) == "bookworm") found($i)
-    }
-    END { paragraph() }
-  ' "${files[@]}"
-}
-
 if docker image inspect "$base" >/dev/null 2>&1; then
   say "base $base: present, reused"
 else
-  mirror=$(debian_mirror)
+  mirror=$(python3 scripts/image_check.py debian-mirror /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+    /etc/apt/sources.list.d/*.sources)
   [ -n "$mirror" ] || fail "no Debian bookworm mirror found in /etc/apt/sources.list{,.d/} for mmdebstrap"
   say "base $base: making it with mmdebstrap from $mirror"
   # extract: the packages' files only, no maintainer scripts, which is how distroless is made too; so
@@ -162,8 +155,7 @@ fi
 cid=$(docker create "$base" /none)
 passwd=$(docker cp "$cid:/etc/passwd" - | tar -xO)
 docker rm "$cid" >/dev/null
-grep -qx 'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' <<<"$passwd" \
-  || fail "base $base has no nonroot user 65532 with home /home/nonroot (remove it to have it made again)"
+judge "base $base: " base-passwd <<<"$passwd"
 
 # --- 3. the image, from the prebuilt binary -----------------------------------------------------------
 [ -x "$bin" ] || fail "no release binary at $bin: scripts/release-check.sh builds it (this script builds nothing)"
@@ -213,27 +205,14 @@ base_size=$(docker image inspect -f '{{.Size}}' "$base")
 say "image $image: $(mib "$size") ($size bytes): base $(mib "$base_size") + binary $(mib "$(stat -c %s "$bin")")"
 
 # --- 4. what docker inspect shows -----------------------------------------------------------------------
-inspect() { docker image inspect -f "$1" "$image"; }
-user=$(inspect '{{.Config.User}}')
-entrypoint=$(inspect '{{json .Config.Entrypoint}}')
-cmd=$(inspect '{{json .Config.Cmd}}')
-ports=$(inspect '{{json .Config.ExposedPorts}}')
-healthcheck=$(inspect '{{json .Config.Healthcheck}}')
-[ "$user" = 65532:65532 ] || fail "image user is '$user', not 65532:65532"
-[ "$entrypoint" = '["/bookstore"]' ] || fail "entrypoint is $entrypoint"
-[ "$cmd" = '["serve"]' ] || fail "default command is $cmd"
-[ "$ports" = '{"8080/tcp":{}}' ] || fail "exposed ports are $ports"
-grep -q '"Test":\["CMD","/bookstore","healthcheck"\]' <<<"$healthcheck" || fail "no HEALTHCHECK running /bookstore healthcheck: $healthcheck"
-say "inspect: User $user, Entrypoint $entrypoint, Cmd $cmd, ExposedPorts $ports"
-say "inspect: Healthcheck $healthcheck"
+inspected=$(docker image inspect "$image")
+judge "" inspect <<<"$inspected"
 
 # --- 5. migrate, seed and serve as separate containers ----------------------------------------------
-scripts/dynamodb-engine.sh start "$engine_port"
-engine_started=1
-run_opts=(--network host --read-only
-  -e AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$engine_port" -e AWS_REGION=us-east-1
-  -e AWS_ACCESS_KEY_ID=local -e AWS_SECRET_ACCESS_KEY=local
-  -e BOOKSTORE_TABLE="$table" -e BOOKSTORE_API_TOKENS=image-check-token
+service_engine_start "$engine_port"
+run_opts=(--network host --read-only)
+while IFS= read -r var; do run_opts+=(-e "$var"); done < <(service_local_aws_vars "$engine_port")
+run_opts+=(-e BOOKSTORE_TABLE="$table" -e BOOKSTORE_API_TOKENS=image-check-token
   -e BOOKSTORE_ADDR="127.0.0.1:$http_port" -e RUST_LOG=warn)
 docker run --rm "${run_opts[@]}" "$image" migrate || fail "migrate (container) failed"
 docker run --rm "${run_opts[@]}" "$image" seed || fail "seed (container) failed"
@@ -252,35 +231,22 @@ done
 docker exec "$server" /bookstore healthcheck || fail "bookstore healthcheck failed inside the container"
 
 # The kernel's view of the running server, not just the configuration.
-pid=$(docker inspect -f '{{.State.Pid}}' "$server")
-uid=$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")
-gid=$(awk '/^Gid:/ { print $2 }' "/proc/$pid/status")
-root_opts=$(awk '$2 == "/" { o = $4 } END { print o }' "/proc/$pid/mounts")
-[ "$uid:$gid" = 65532:65532 ] || fail "serve runs as uid:gid $uid:$gid"
-[[ "$root_opts" == ro,* ]] || fail "the root filesystem is mounted $root_opts, not read-only"
-say "serve: healthy; runs as uid:gid $uid:$gid; root filesystem mounted ${root_opts%%,*}; bookstore healthcheck: exit 0"
+judge "serve: healthy; bookstore healthcheck: exit 0; " process "$(docker inspect -f '{{.State.Pid}}' "$server")"
 
-check_rainmaker() { # check_rainmaker URL: the tutorial's book, category Suspense
+check_rainmaker() { # check_rainmaker LABEL URL: the tutorial's book, category Suspense
   local body
-  body=$(curl -fsS --max-time 5 "$1") || fail "GET $1 failed"
-  python3 -c 'import json, sys; b = json.loads(sys.argv[1]); sys.exit(not (b.get("author") == "John Grisham" and b.get("title") == "The Rainmaker" and b.get("category") == "Suspense"))' "$body" \
-    || fail "GET $1 answered $body"
-  echo "$body"
+  body=$(curl -fsS --max-time 5 "$2") || fail "GET $2 failed"
+  judge "$1GET /books/John%20Grisham/The%20Rainmaker: " book <<<"$body"
 }
-book=$(check_rainmaker "http://127.0.0.1:$http_port/books/John%20Grisham/The%20Rainmaker")
-say "GET /books/John%20Grisham/The%20Rainmaker: $book"
+check_rainmaker "" "http://127.0.0.1:$http_port/books/John%20Grisham/The%20Rainmaker"
 
 # The service drains for up to 20 s on SIGTERM; docker stop sends SIGTERM, then SIGKILL after -t.
 stop_start=$(date +%s%N)
 docker stop -t 25 "$server" >/dev/null
 stop_ms=$((($(date +%s%N) - stop_start) / 1000000))
-code=$(docker inspect -f '{{.State.ExitCode}}' "$server")
-[ "$code" = 0 ] || fail "serve exited $code after docker stop (SIGTERM), not 0"
-((stop_ms <= 21000)) || fail "serve took $stop_ms ms to stop, more than the 20 s drain"
-say "docker stop (SIGTERM): exit code $code after $stop_ms ms"
+judge "" stopped "$(docker inspect -f '{{.State.ExitCode}}' "$server")" "$stop_ms"
 docker rm "$server" >/dev/null
-scripts/dynamodb-engine.sh stop "$engine_port"
-engine_started=0
+service_engine_stop
 
 # --- 6. docker compose up, with the local base and the prebuilt binaries ------------------------------
 # The shipped docker-compose.yml, unchanged; only its build arguments come from the environment.
@@ -293,13 +259,10 @@ compose=("${compose_cli[@]}" -p "$project" -f "$root/docker-compose.yml")
 # up -d returns once migrate and seed have exited 0 (the api depends on that) and the api has started.
 "${compose[@]}" up -d >"$work/compose-up.log" 2>&1 \
   || { cat "$work/compose-up.log" >&2; "${compose[@]}" logs >&2 || true; fail "docker compose up failed"; }
-for _ in $(seq 1 60); do
-  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$compose_http_port/health/ready" 2>/dev/null && break
-  sleep 0.5
-done
+(service_wait_ready "http://127.0.0.1:$compose_http_port" 30) \
+  || { "${compose[@]}" logs --tail 20 >&2 || true; fail "compose's api did not become ready (its logs are above)"; }
 say "compose: $("${compose[@]}" ps -a --format '{{.Service}} {{.Status}}' | sort | paste -sd ';' | sed 's/;/; /g')"
-book=$(check_rainmaker "http://127.0.0.1:$compose_http_port/books/John%20Grisham/The%20Rainmaker")
-say "compose GET /books/John%20Grisham/The%20Rainmaker: $book"
+check_rainmaker "compose " "http://127.0.0.1:$compose_http_port/books/John%20Grisham/The%20Rainmaker"
 "${compose[@]}" down -v --remove-orphans >"$work/compose-down.log" 2>&1 || { cat "$work/compose-down.log" >&2; fail "docker compose down failed"; }
 compose=()
 left=$(docker ps -aq --filter "label=com.docker.compose.project=$project")

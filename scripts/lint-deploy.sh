@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint the container and deployment artefacts: Dockerfile, deploy/engine.Dockerfile,
 # docker-compose.yml, deploy/cloudformation.yaml (validity, security policies and
-# least-privilege IAM), and every shell script of the repository (shellcheck).
+# least-privilege IAM), every shell script of the repository (shellcheck), and the
+# self-tests of the Python checkers (the IAM checker, the image check's judge).
 #
 # Neither a Docker engine nor AWS credentials are needed: every check is static,
 # so it runs the same on a laptop, in CI and on a machine without a network
@@ -72,6 +73,9 @@ check "IAM least privilege (scripts/check_iam_policy.py)" \
     "$VENV/bin/python" scripts/check_iam_policy.py deploy/cloudformation.yaml
 check "IAM checker self-test" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_check_iam_policy.py
+# The judge of scripts/image-check.sh (docker inspect, /proc, apt sources...), which only Docker runs.
+check "image-check judge self-test (scripts/test_image_check.py)" \
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider scripts/test_image_check.py
 check "hadolint Dockerfile" "$VENV/bin/hadolint" Dockerfile
 check "hadolint deploy/engine.Dockerfile" "$VENV/bin/hadolint" deploy/engine.Dockerfile
 # Every shell script the repository tracks, sourced files followed (-x).

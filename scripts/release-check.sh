@@ -11,30 +11,27 @@ port=${BOOKSTORE_RELEASE_ENGINE_PORT:-8031}
 http_port=${BOOKSTORE_RELEASE_HTTP_PORT:-8097}
 table="Books-release-$$"
 
-scripts/dynamodb-engine.sh start "$port"
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-  scripts/dynamodb-engine.sh stop "$port"
-}
-trap cleanup EXIT
+# The engine, its credentials, migrate, serve and the wait for readiness: scripts/lib/service.sh.
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
+service_init release-check
+fail() { service_die "$@"; }
 
-grep -q 'scripts/release-build.sh' Dockerfile || { echo "release-check: the Dockerfile no longer builds with scripts/release-build.sh" >&2; exit 1; }
+service_engine_start "$port"
+
+grep -q 'scripts/release-build.sh' Dockerfile || fail "the Dockerfile no longer builds with scripts/release-build.sh"
 bin=$(scripts/release-build.sh)
 
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port" AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+service_local_aws "$port"
 export BOOKSTORE_TABLE="$table" BOOKSTORE_API_TOKENS=release-token BOOKSTORE_ADDR="127.0.0.1:$http_port"
 export RUST_LOG=warn
 
-fail() { echo "release-check: $*" >&2; exit 1; }
-
 # Two migrate processes at once, as two ECS tasks would start them.
-"$bin" migrate & a=$!
-"$bin" migrate & b=$!
+service_run "$bin" migrate & a=$!
+service_run "$bin" migrate & b=$!
 wait "$a" || fail "first concurrent migrate failed"
 wait "$b" || fail "second concurrent migrate failed"
-"$bin" seed
+service_run "$bin" seed
 
 # The health check must fail while nothing listens, then pass once the server is up.
 if "$bin" healthcheck 2>/dev/null; then fail "healthcheck passed with no server"; fi
@@ -47,14 +44,12 @@ for _ in 1 2 3 4 5; do
 done
 median=$(printf '%s\n' "${samples[@]}" | sort -n | sed -n 3p)
 
-"$bin" serve & server_pid=$!
-for _ in $(seq 1 200); do "$bin" healthcheck 2>/dev/null && break; sleep 0.05; done
+service_serve "$SERVICE_WORKDIR/serve.log" "$bin" serve
+service_wait_ready "http://127.0.0.1:$http_port"
 "$bin" healthcheck || fail "healthcheck failed against a running server"
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/books/John%20Grisham/The%20Rainmaker")
 [ "$status" = 200 ] || fail "GET The Rainmaker answered $status"
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "serve did not exit 0 on SIGTERM"
-server_pid=
+service_stop || fail "serve did not exit 0 on SIGTERM"
 
 size=$(stat -c %s "$bin")
 echo "release-check: OK: $bin ($(numfmt --to=iec-i --suffix=B "$size"), $size bytes; $(file -b "$bin" | cut -d, -f1-2))"

@@ -33,33 +33,35 @@ done
 # The same build as the release check and the image (scripts/release-build.sh), so it is built once.
 bin=$(scripts/release-build.sh)
 
+# The engine, its credentials, migrate, serve and the wait for readiness: scripts/lib/service.sh.
+# shellcheck source=scripts/lib/service.sh
+. scripts/lib/service.sh
+service_init run-local
+SERVICE_VERBOSE=1 # migrate's and seed's output belongs on this terminal
+
 first_start=1
 [ -f "$BOOKSTORE_ENGINE_DB" ] && first_start=0
-scripts/dynamodb-engine.sh start "$engine_port"
-background=()
+background=() # the storefront's issuer and app, when --storefront
 # shellcheck disable=SC2329  # called by the EXIT trap
 stop_all() {
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
-  scripts/dynamodb-engine.sh stop "$engine_port"
+  service_cleanup
 }
 trap stop_all EXIT
-
-export AWS_ENDPOINT_URL_DYNAMODB=${AWS_ENDPOINT_URL_DYNAMODB:-http://127.0.0.1:$engine_port}
-export AWS_REGION=${AWS_REGION:-us-east-1}
-# The local engine accepts any credentials; real ones are never needed or sent anywhere else.
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
+service_engine_start "$engine_port"
+service_local_aws "$engine_port"
 export BOOKSTORE_API_TOKENS=${BOOKSTORE_API_TOKENS:-dev-token}
 export BOOKSTORE_ADDR=${BOOKSTORE_ADDR:-0.0.0.0:8080}
 
-"$bin" migrate
+service_run "$bin" migrate
 # Only a new database gets the sample books: later starts keep what the user changed or deleted.
 # (`seed` itself never overwrites a book that exists.) The storefront's books add a category long
 # enough to page through.
 if [ "$first_start" = 1 ]; then
   if [ "$storefront" = 1 ]; then
-    "$bin" seed examples/storefront/seed-books.json
+    service_run "$bin" seed examples/storefront/seed-books.json
   else
-    "$bin" seed
+    service_run "$bin" seed
   fi
 fi
 if [ "$storefront" = 1 ]; then
@@ -93,5 +95,10 @@ run-local: the API is at $api_url (static write token: ${BOOKSTORE_API_TOKENS});
 
 EOF
 fi
-# Not exec: the trap above stops the engine once serve has drained and exited.
-"$bin" serve
+
+# The server logs to this terminal. Ctrl-C reaches it directly (it drains and exits) and runs the
+# EXIT trap, which waits for that drain and then stops the engine.
+service_serve - "$bin" serve
+service_wait_ready "http://127.0.0.1:${BOOKSTORE_ADDR##*:}"
+echo "run-local: ready at http://127.0.0.1:${BOOKSTORE_ADDR##*:}; Ctrl-C stops everything run-local started" >&2
+wait "$SERVICE_PID"

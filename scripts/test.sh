@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine. CI runs exactly this.
 #
-#  1. cargo fmt --check and clippy -D warnings
+#  1. cargo fmt --check and clippy -D warnings, then cargo-deny: licences, duplicate crates, sources
+#     (scripts/deny.sh, rules in deny.toml)
 #  2. every unit and integration test against dynoxide (the default engine, which the tests start
 #     in-process: `cargo test` alone runs them), including the tests that need conditional writes
 #     to one item to be serialised (tests/serialised_writes) and the fault-and-load test
@@ -77,6 +78,7 @@ spawn release-build nice -n 10 scripts/release-build.sh
 
 step cargo fmt --all -- --check
 step cargo clippy --all-targets --locked -- -D warnings
+step scripts/deny.sh
 # Plain `cargo test`, not --all-targets: that builds examples as test harnesses, and the fault
 # test runs examples/dynamodb_engine as the engine binary it pauses and kills.
 step cargo test --locked --no-run

