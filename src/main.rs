@@ -31,6 +31,10 @@ async fn main() -> ExitCode {
 /// this call comes after its first arena exists, so it alone would not be enough.) It fails only
 /// on kernels older than 3.15, where it merely costs that memory.
 #[cfg(target_os = "linux")]
+#[allow(
+    unsafe_code,
+    reason = "prctl is only reachable through libc's FFI; see SAFETY below"
+)]
 fn disable_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of this process.
     let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };

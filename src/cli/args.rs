@@ -70,6 +70,7 @@ pub struct ServeArgs {
     #[arg(value_name = "BOOKSTORE_ADDR")]
     #[arg(default_value = DEFAULT_ADDR)]
     pub addr: SocketAddr,
+    /// Which table to use.
     #[command(flatten)]
     pub table: TableArgs,
     /// Comma-separated bearer tokens allowed to write.
@@ -143,6 +144,7 @@ pub struct ServeArgs {
 pub struct SeedArgs {
     /// A JSON array of books (`author`, `title`, `category`, `formats`); default: the tutorial's books.
     pub file: Option<PathBuf>,
+    /// Which table to use.
     #[command(flatten)]
     pub table: TableArgs,
 }

@@ -23,7 +23,12 @@ pub enum CliError {
     Store(#[from] StoreError),
     /// The seed file is unreadable or invalid.
     #[error("seed file {path}: {reason}")]
-    SeedFile { path: String, reason: String },
+    SeedFile {
+        /// The file, or "the tutorial's books".
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The service could not start.
     #[error(transparent)]
     Startup(#[from] StartupError),

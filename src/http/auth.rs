@@ -15,7 +15,7 @@ use crate::auth_policy::AuthError;
 /// Middleware: a write (anything but GET, HEAD, OPTIONS) needs credentials the policy accepts
 /// and room in its principal's quota. The principal goes to the handler (idempotency scope) and
 /// back out on the response (the access log); the quota's headers go on the response.
-pub async fn guard_writes(
+pub(super) async fn guard_writes(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,

@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_book))
         .routes(routes!(batch_put))
@@ -62,7 +62,7 @@ fn created_response(key: &BookKey, book: Book) -> Response {
         BookNotFound, InputErrors, BackendErrors,
     )
 )]
-pub async fn get_book(
+pub(super) async fn get_book(
     State(state): State<AppState>,
     BookPath(key): BookPath,
     headers: HeaderMap,
@@ -95,7 +95,7 @@ pub async fn get_book(
         (status = 503, description = "DynamoDB unavailable", headers(("Retry-After" = u32, description = "Seconds to wait"))),
     )
 )]
-pub async fn head_book(
+pub(super) async fn head_book(
     state: State<AppState>,
     path: BookPath,
     headers: HeaderMap,
@@ -125,7 +125,7 @@ pub async fn head_book(
         PreconditionFailed, BodyErrors, AuthErrors, BackendErrors,
     )
 )]
-pub async fn put_book(
+pub(super) async fn put_book(
     State(state): State<AppState>,
     BookWrite { key, expectation }: BookWrite,
     JsonBody(body): JsonBody<PutBookRequest>,
@@ -161,7 +161,7 @@ pub async fn put_book(
         KeyedWriteErrors,
     )
 )]
-pub async fn create_book(
+pub(super) async fn create_book(
     State(state): State<AppState>,
     Keyed { key, body }: Keyed<NewBookRequest>,
 ) -> Result<Response, ApiError> {
@@ -196,7 +196,7 @@ pub async fn create_book(
         BookNotFound, PreconditionFailed, InputErrors, AuthErrors, BackendErrors,
     )
 )]
-pub async fn delete_book(
+pub(super) async fn delete_book(
     State(state): State<AppState>,
     BookWrite { key, expectation }: BookWrite,
 ) -> Result<StatusCode, ApiError> {
@@ -229,7 +229,7 @@ pub async fn delete_book(
         KeyedWriteErrors,
     )
 )]
-pub async fn batch_put(
+pub(super) async fn batch_put(
     State(AppState { repo, .. }): State<AppState>,
     Keyed { key, body }: Keyed<BatchRequest>,
 ) -> Result<Response, ApiError> {

@@ -14,7 +14,7 @@ use super::{
 use crate::domain::{CatalogueRequest, NameKind};
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_categories))
         .routes(routes!(list_authors))
@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         InputErrors, BackendErrors,
     )
 )]
-pub async fn list_categories(
+pub(super) async fn list_categories(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CatalogueQuery>,
 ) -> Result<Json<CatalogueResponse>, ApiError> {
@@ -53,7 +53,7 @@ pub async fn list_categories(
         InputErrors, BackendErrors,
     )
 )]
-pub async fn list_authors(
+pub(super) async fn list_authors(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<CatalogueQuery>,
 ) -> Result<Json<CatalogueResponse>, ApiError> {

@@ -92,7 +92,7 @@ fn tag_match(list: TagList, allow_weak: bool) -> TagMatch {
 /// The precondition of a write: `If-Match` (strong comparison) and `If-None-Match` (weak
 /// comparison), both evaluated, in the order RFC 9110 §13.2.2 gives.
 #[derive(Debug)]
-pub struct WritePrecondition(pub Expectation);
+pub(super) struct WritePrecondition(pub Expectation);
 
 impl<S: Send + Sync> FromRequestParts<S> for WritePrecondition {
     type Rejection = ApiError;
@@ -112,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WritePrecondition {
 /// A write to one book: its validated key and its precondition, read in that order (an invalid
 /// name is a 422 even when a precondition header is malformed too).
 #[derive(Debug)]
-pub struct BookWrite {
+pub(super) struct BookWrite {
     /// The book's key, from the path.
     pub key: BookKey,
     /// What `If-Match` / `If-None-Match` require of the stored book.
@@ -131,7 +131,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BookWrite {
 }
 
 /// Whether a GET's `If-None-Match` matches the current revision, so a 304 is due.
-pub fn not_modified(headers: &HeaderMap, current: &Revision) -> Result<bool, ApiError> {
+pub(super) fn not_modified(headers: &HeaderMap, current: &Revision) -> Result<bool, ApiError> {
     Ok(match parse_tag_list(&header::IF_NONE_MATCH, headers)? {
         None => false,
         Some(TagList::Any) => true,
@@ -146,7 +146,7 @@ pub fn not_modified(headers: &HeaderMap, current: &Revision) -> Result<bool, Api
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // utoipa reads its shape; `WritePrecondition` reads the header itself.
-pub struct IfMatchParam {
+pub(super) struct IfMatchParam {
     /// Write only if the stored ETag is listed
     #[param(rename = "If-Match", value_type = Option<EntityTags>, inline)]
     if_match: Option<String>,
@@ -156,7 +156,7 @@ pub struct IfMatchParam {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // utoipa reads its shape; `not_modified` reads the header itself.
-pub struct IfNoneMatchParam {
+pub(super) struct IfNoneMatchParam {
     /// ETags (or `*`); a match answers 304
     #[param(rename = "If-None-Match", value_type = Option<EntityTags>, inline)]
     if_none_match: Option<String>,

@@ -19,12 +19,12 @@ use super::{problem::ApiError, schemas::Name};
 use crate::domain::{BookKey, FieldError};
 
 /// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A JSON body: 415 without `application/json`, 413 when too large, 400 when malformed, and 422
 /// (naming the field) when well-formed but of the wrong shape, including unknown fields.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub(super) struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -156,12 +156,12 @@ fn shape_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError 
 /// Path parameters; a segment that is not valid UTF-8 once decoded is a 400.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
+pub(super) struct ApiPath<T>(pub T);
 
 /// Query parameters; anything that does not parse is a 400.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
+pub(super) struct ApiQuery<T>(pub T);
 
 // axum's text says what is wrong with the input; the prefix says which input it was.
 impl From<PathRejection> for ApiError {
@@ -178,12 +178,12 @@ impl From<QueryRejection> for ApiError {
 
 /// The `{author}/{title}` of a book route, validated (422 naming `author` or `title`).
 #[derive(Debug)]
-pub struct BookPath(pub BookKey);
+pub(super) struct BookPath(pub BookKey);
 
 /// The path parameters of every book route, as they arrive and as the OpenAPI document lists them.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
-pub struct BookPathParams {
+pub(super) struct BookPathParams {
     /// The author, percent-encoded.
     #[param(value_type = Name, example = "John Grisham")]
     author: String,

@@ -29,7 +29,7 @@ use crate::domain::{
 };
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(patch_formats))
         .routes(routes!(put_format, delete_format))
@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     security(("bearer" = [])),
     responses(BookChanged, BookNotFound, PreconditionFailed, BodyErrors, AuthErrors, BackendErrors)
 )]
-pub async fn patch_formats(
+pub(super) async fn patch_formats(
     State(state): State<AppState>,
     write: BookWrite,
     JsonBody(body): JsonBody<FormatPatchRequest>,
@@ -97,7 +97,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FormatWrite {
     security(("bearer" = [])),
     responses(BookChanged, BookNotFound, PreconditionFailed, BodyErrors, AuthErrors, BackendErrors)
 )]
-pub async fn put_format(
+pub(super) async fn put_format(
     State(state): State<AppState>,
     FormatWrite { write, format }: FormatWrite,
     JsonBody(body): JsonBody<FormatIdRequest>,
@@ -117,7 +117,7 @@ pub async fn put_format(
     security(("bearer" = [])),
     responses(BookChanged, BookNotFound, PreconditionFailed, InputErrors, AuthErrors, BackendErrors)
 )]
-pub async fn delete_format(
+pub(super) async fn delete_format(
     State(state): State<AppState>,
     FormatWrite { write, format }: FormatWrite,
 ) -> Result<Response, ApiError> {

@@ -16,13 +16,13 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// The `ETag` header value for a revision.
-pub fn etag(revision: &Revision) -> HeaderValue {
+pub(super) fn etag(revision: &Revision) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{revision}\""))
         .expect("digits, hex, a dot and quotes are a valid header")
 }
 
 /// The percent-encoded URL of a book.
-pub fn location(key: &BookKey) -> HeaderValue {
+pub(super) fn location(key: &BookKey) -> HeaderValue {
     let url = format!(
         "/books/{}/{}",
         utf8_percent_encode(key.author.as_str(), SEGMENT),

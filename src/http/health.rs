@@ -19,7 +19,7 @@ use crate::repository::BookRepository;
 const READY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(live))
         .routes(routes!(ready))
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Health status body.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub(super) struct Health {
     /// `ok` or `ready`.
     pub status: &'static str,
 }
@@ -35,7 +35,7 @@ pub struct Health {
 /// Liveness: 200 while the process runs.
 #[utoipa::path(get, path = "/health/live", operation_id = "getLiveness", tag = "operations",
     responses((status = 200, description = "The process is running", body = Health)))]
-pub async fn live() -> Json<Health> {
+pub(super) async fn live() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
@@ -46,7 +46,7 @@ pub async fn live() -> Json<Health> {
         (status = 503, description = "Table or index missing, being created or deleted, or DynamoDB unreachable", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ))]
-pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     if state.readiness.check(&state.repo).await {
         Ok(Json(Health { status: "ready" }))
     } else {
@@ -56,7 +56,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiErr
 
 /// The last readiness answer and when it was taken.
 #[derive(Debug, Default)]
-pub struct ReadinessCache {
+pub(super) struct ReadinessCache {
     last: Mutex<Option<(Instant, bool)>>,
 }
 

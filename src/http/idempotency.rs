@@ -38,7 +38,7 @@ pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempote
 /// `true` on an answer replayed from a record rather than produced by this request.
 pub(super) const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// What a key may be: 1 to 255 printable ASCII characters.
-pub const KEY_PATTERN: &str = r"^[\x21-\x7E]{1,255}$";
+pub(super) const KEY_PATTERN: &str = r"^[\x21-\x7E]{1,255}$";
 /// Most books in a keyed batch: its record is one more item of the transaction, and
 /// TransactWriteItems takes at most 100.
 pub(super) const MAX_KEYED_BATCH: usize = 99;
@@ -215,7 +215,7 @@ fn answer(outcome: KeyedOutcome) -> Response {
 }
 
 /// The `Idempotency-Key` header, for the OpenAPI document.
-pub struct IdempotencyKeyHeader;
+pub(super) struct IdempotencyKeyHeader;
 
 impl PartialSchema for IdempotencyKeyHeader {
     fn schema() -> RefOr<Schema> {
@@ -235,7 +235,7 @@ impl ToSchema for IdempotencyKeyHeader {}
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // utoipa reads its shape; `Keyed` reads the header itself.
-pub struct IdempotencyKeyParam {
+pub(super) struct IdempotencyKeyParam {
     /// Makes a retry safe: 1 to 255 printable ASCII characters (anything else is a 400), scoped to the bearer token, remembered for 24 hours after a success (other routes ignore it).
     #[param(rename = "Idempotency-Key", value_type = Option<IdempotencyKeyHeader>, inline)]
     key: Option<String>,
@@ -257,7 +257,7 @@ enum KeyedInvalid {
 /// Every error a route that takes `Idempotency-Key` can answer besides its own 409: the body's
 /// (with [`KeyedInvalid`]'s 422), the token's and DynamoDB's. One set, because both keyed routes
 /// list the same four.
-pub struct KeyedWriteErrors;
+pub(super) struct KeyedWriteErrors;
 
 impl IntoResponses for KeyedWriteErrors {
     fn responses() -> BTreeMap<String, RefOr<openapi::response::Response>> {

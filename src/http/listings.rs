@@ -21,7 +21,7 @@ use crate::{
 };
 
 /// The routes of this module.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_author_books))
         .routes(routes!(list_category_books))
@@ -57,7 +57,7 @@ macro_rules! listing_route {
                 InputErrors, BackendErrors,
             )
         )]
-        pub async fn $handler(
+        pub(crate) async fn $handler(
             State(state): State<AppState>,
             ApiPath($Path { $field }): ApiPath<$Path>,
             ApiQuery(query): ApiQuery<ListQuery>,

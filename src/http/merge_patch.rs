@@ -39,7 +39,7 @@ const READ_ONLY: &[&str] = &["author", "title", "version", "created_at", "update
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"category": "Legal thriller", "formats": {"Audiobook": "8WE3KPTP", "Paperback": null}}))]
-pub struct MergePatchRequest {
+pub(super) struct MergePatchRequest {
     /// The new category; absent keeps it. `null` or `""` is refused: a book always has one.
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Name)]
@@ -61,7 +61,7 @@ fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// The `formats` member of a merge patch: format name to id, or to `null` to remove it.
-pub struct FormatsPatch;
+pub(super) struct FormatsPatch;
 
 impl PartialSchema for FormatsPatch {
     fn schema() -> RefOr<Schema> {
@@ -90,7 +90,7 @@ impl ToSchema for FormatsPatch {}
 /// (plain JSON would read `null` as a value, not as "remove"), and the read-only members of a
 /// book are named as such.
 #[derive(Debug)]
-pub struct MergePatchBody(pub MergePatchRequest);
+pub(super) struct MergePatchBody(pub MergePatchRequest);
 
 impl<S: Send + Sync> FromRequest<S> for MergePatchBody {
     type Rejection = ApiError;
@@ -115,7 +115,7 @@ impl<S: Send + Sync> FromRequest<S> for MergePatchBody {
 /// What a merge patch answers besides the errors every body route shares.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Describes the responses in the OpenAPI document; never constructed.
-pub enum MergePatchResponses {
+pub(super) enum MergePatchResponses {
     /// The book as stored, `version` bumped by one.
     #[response(status = 200, content_type = "application/json",
         headers(("ETag" = String, description = "Strong, opaque entity tag of the stored book")))]
@@ -150,7 +150,7 @@ pub enum MergePatchResponses {
     // After BodyErrors, so that its 415 replaces the one that names application/json.
     responses(BodyErrors, MergePatchResponses, AuthErrors, BackendErrors)
 )]
-pub async fn merge_patch_book(
+pub(super) async fn merge_patch_book(
     State(state): State<AppState>,
     BookWrite { key, expectation }: BookWrite,
     MergePatchBody(body): MergePatchBody,

@@ -281,7 +281,7 @@ fn www_authenticate(refused: &AuthError) -> HeaderValue {
 }
 
 /// Fills a problem response's `instance` with the request path; other responses pass unchanged.
-pub fn with_instance(response: Response, path: &str) -> Response {
+pub(super) fn with_instance(response: Response, path: &str) -> Response {
     if response.extensions().get::<Problem>().is_none() {
         return response;
     }

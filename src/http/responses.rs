@@ -10,7 +10,7 @@ use super::{dto::BookResponse, problem::Problem};
 
 /// The answer of a write that changed an existing book.
 #[derive(IntoResponses)]
-pub enum BookChanged {
+pub(super) enum BookChanged {
     /// The book after the change
     #[response(status = 200, content_type = "application/json", headers(("ETag" = String, description = "Strong, opaque entity tag; changes on every write and never repeats for this book")))]
     Changed(BookResponse),
@@ -18,7 +18,7 @@ pub enum BookChanged {
 
 /// The 404 of a route on one book.
 #[derive(IntoResponses)]
-pub enum BookNotFound {
+pub(super) enum BookNotFound {
     /// No such book
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
@@ -26,7 +26,7 @@ pub enum BookNotFound {
 
 /// The 412 of a write with `If-Match` or `If-None-Match`.
 #[derive(IntoResponses)]
-pub enum PreconditionFailed {
+pub(super) enum PreconditionFailed {
     /// Precondition failed
     #[response(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Problem),
@@ -34,7 +34,7 @@ pub enum PreconditionFailed {
 
 /// Errors of a request without a body: bad path, query or precondition header, invalid names.
 #[derive(IntoResponses)]
-pub enum InputErrors {
+pub(super) enum InputErrors {
     /// Bad path encoding, query parameter, cursor or precondition header.
     #[response(status = 400, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "limit must be an integer from 1 to 100, got '500'", "instance": "/authors/John%20Grisham/books"}))]
     BadRequest(Problem),
@@ -45,7 +45,7 @@ pub enum InputErrors {
 
 /// Errors of a request with a JSON body.
 #[derive(IntoResponses)]
-pub enum BodyErrors {
+pub(super) enum BodyErrors {
     /// Malformed JSON, bad path encoding or precondition header.
     #[response(status = 400, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "malformed JSON: EOF while parsing an object at line 1 column 13", "instance": "/books"}))]
     BadRequest(Problem),
@@ -65,7 +65,7 @@ pub enum BodyErrors {
 
 /// The errors of a write's credentials and quota.
 #[derive(IntoResponses)]
-pub enum AuthErrors {
+pub(super) enum AuthErrors {
     /// Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token).
     #[response(status = 401, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "the bearer token is not valid: expired", "instance": "/books"}), headers(("WWW-Authenticate" = String, description = "`Bearer`, or `Bearer error=\"invalid_token\", error_description=\"...\"` (RFC 6750)")))]
     Unauthorized(Problem),
@@ -79,7 +79,7 @@ pub enum AuthErrors {
 
 /// The error of any route that reaches DynamoDB.
 #[derive(IntoResponses)]
-pub enum BackendErrors {
+pub(super) enum BackendErrors {
     /// DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
     /// with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the service is temporarily unavailable, retry shortly", "instance": "/books/John%20Grisham/The%20Rainmaker"}), headers(("Retry-After" = u32, description = "Seconds to wait before retrying")))]

@@ -22,13 +22,13 @@ const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
 const SPACE: &str = r"\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
 /// The regular expression of a name: no control characters, no whitespace at either end.
-pub fn name_pattern() -> String {
+pub(super) fn name_pattern() -> String {
     format!("^[^{CONTROL}{SPACE}](?:[^{CONTROL}]*[^{CONTROL}{SPACE}])?$")
 }
 
 /// The regular expression of an `If-Match` / `If-None-Match` value: `*` or a list of entity
 /// tags, empty list elements allowed (RFC 9110 §5.6.1).
-pub const ENTITY_TAGS_PATTERN: &str =
+pub(super) const ENTITY_TAGS_PATTERN: &str =
     r#"^(\*|[ ,]*(W/)?"[\x21\x23-\x7e]*"( *,[ ,]*(W/)?"[\x21\x23-\x7e]*")*[ ,]*)$"#;
 
 fn name(max: usize, description: &str, example: &str) -> RefOr<Schema> {
@@ -45,7 +45,7 @@ fn name(max: usize, description: &str, example: &str) -> RefOr<Schema> {
 macro_rules! schema {
     ($(#[$doc:meta])* $type:ident => $schema:expr) => {
         $(#[$doc])*
-        pub struct $type;
+        pub(crate) struct $type;
 
         impl PartialSchema for $type {
             fn schema() -> RefOr<Schema> {

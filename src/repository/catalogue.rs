@@ -38,7 +38,7 @@ use super::{
 use crate::domain::{CataloguePage, CatalogueRequest, NameCount, NameKind, SortOrder};
 
 /// Suffix of the catalogue table's name; `migrations/0004_create_catalogue_table.json` uses it.
-pub const TABLE_SUFFIX: &str = "-catalogue";
+pub(super) const TABLE_SUFFIX: &str = "-catalogue";
 
 /// Most items DynamoDB takes in one TransactWriteItems.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;

@@ -30,10 +30,10 @@ use super::{
 use crate::domain::{BatchOutcome, Book, NewBook};
 
 /// Suffix of the records table's name; `migrations/0003_create_idempotency_table.json` uses it.
-pub const TABLE_SUFFIX: &str = "-idempotency";
+pub(super) const TABLE_SUFFIX: &str = "-idempotency";
 
 /// How long a record answers repeats, in seconds (the contract's 24 hours).
-pub const RECORD_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
+pub(super) const RECORD_LIFETIME_SECONDS: i64 = 24 * 60 * 60;
 
 // Attribute names of a record that expressions and the migration use; `RecordItem`'s serde
 // renames must spell the same, which `a_record_round_trips_with_epoch_seconds` checks.

@@ -34,11 +34,11 @@ use tracing_subscriber::{
 /// Formats each event as one JSON line: timestamp, level, the event's fields, target, and the
 /// fields and name of the span it happened in.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct JsonLines;
+pub(super) struct JsonLines;
 
 /// Formats a span's fields as `,"key":value` pairs, the form [`JsonLines`] copies into each line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct JsonPairs;
+pub(super) struct JsonPairs;
 
 impl<'writer> FormatFields<'writer> for JsonPairs {
     fn format_fields<R: RecordFields>(

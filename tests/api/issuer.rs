@@ -20,15 +20,15 @@ use serde_json::{Value, json};
 
 /// The audience every test issuer's tokens are for (a resource indicator, as `oidc-provider`
 /// issues them).
-pub const AUDIENCE: &str = "https://api.bookstore.test";
+pub(crate) const AUDIENCE: &str = "https://api.bookstore.test";
 /// The app client of the tokens (a Cognito access token's `client_id`).
-pub const CLIENT_ID: &str = "storefront";
+pub(crate) const CLIENT_ID: &str = "storefront";
 /// The scope that lets a token write.
-pub const WRITE_SCOPE: &str = "bookstore/write";
+pub(crate) const WRITE_SCOPE: &str = "bookstore/write";
 
 /// A signing key of the issuer.
 #[derive(Clone)]
-pub struct TestKey {
+pub(crate) struct TestKey {
     /// Its `kid`.
     pub kid: String,
     /// RS256 or ES256.
@@ -55,7 +55,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 impl TestKey {
     /// A new RSA 2048 key for RS256.
-    pub fn rsa(kid: &str) -> Self {
+    pub(crate) fn rsa(kid: &str) -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
         let private: Pkcs8V1Der = pair.as_der().unwrap();
         let encoding =
@@ -70,7 +70,7 @@ impl TestKey {
     }
 
     /// A new P-256 key for ES256.
-    pub fn ec(kid: &str) -> Self {
+    pub(crate) fn ec(kid: &str) -> Self {
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                 .unwrap();
@@ -96,7 +96,7 @@ impl TestKey {
     }
 
     /// Signs `claims` with this key, its `kid` in the header.
-    pub fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
         header.typ = Some("at+jwt".into());
@@ -106,7 +106,7 @@ impl TestKey {
 
 /// What the JWKS endpoint answers.
 #[derive(Clone)]
-pub enum Jwks {
+pub(crate) enum Jwks {
     /// The published keys.
     Keys,
     /// This body, as `application/json`.
@@ -125,14 +125,14 @@ struct IssuerState {
 
 /// A running test issuer.
 #[derive(Clone)]
-pub struct TestIssuer {
+pub(crate) struct TestIssuer {
     /// Its URL, the `iss` of its tokens.
     pub url: String,
     state: Arc<IssuerState>,
 }
 
 /// Seconds since the epoch.
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -141,7 +141,7 @@ pub fn now() -> i64 {
 
 impl TestIssuer {
     /// Starts an issuer publishing `keys`.
-    pub async fn start(keys: Vec<TestKey>) -> Self {
+    pub(crate) async fn start(keys: Vec<TestKey>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(IssuerState {
@@ -160,28 +160,28 @@ impl TestIssuer {
     }
 
     /// Publishes exactly `keys` from now on (a rotation).
-    pub fn publish(&self, keys: Vec<TestKey>) {
+    pub(crate) fn publish(&self, keys: Vec<TestKey>) {
         *self.state.published.lock().unwrap() = keys;
     }
 
     /// Changes what the JWKS endpoint answers.
-    pub fn set_jwks(&self, jwks: Jwks) {
+    pub(crate) fn set_jwks(&self, jwks: Jwks) {
         *self.state.jwks.lock().unwrap() = jwks;
     }
 
     /// How many times the JWKS was fetched.
-    pub fn jwks_hits(&self) -> usize {
+    pub(crate) fn jwks_hits(&self) -> usize {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
 
     /// How many times the discovery document was fetched.
-    pub fn discovery_hits(&self) -> usize {
+    pub(crate) fn discovery_hits(&self) -> usize {
         self.state.discovery_hits.load(Ordering::SeqCst)
     }
 
     /// The claims of a valid access token for `sub`, shaped as `oidc-provider` issues them with
     /// a resource indicator: `aud` the resource, `client_id`, and the write scope among others.
-    pub fn claims(&self, sub: &str) -> Value {
+    pub(crate) fn claims(&self, sub: &str) -> Value {
         let now = now();
         json!({
             "iss": self.url, "sub": sub, "aud": AUDIENCE, "client_id": CLIENT_ID,
@@ -191,7 +191,7 @@ impl TestIssuer {
     }
 
     /// `claims(sub)` with `changes` applied: a `null` removes the claim.
-    pub fn claims_with(&self, sub: &str, changes: Value) -> Value {
+    pub(crate) fn claims_with(&self, sub: &str, changes: Value) -> Value {
         let mut claims = self.claims(sub);
         for (name, value) in changes.as_object().unwrap() {
             if value.is_null() {
@@ -239,6 +239,6 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> axum::response::Response
 }
 
 /// Encodes JSON as one unpadded base64url JWT segment.
-pub fn segment(value: &Value) -> String {
+pub(crate) fn segment(value: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap())
 }

@@ -20,19 +20,19 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
 /// The bearer token every test app accepts.
-pub const TOKEN: &str = "test-token";
+pub(crate) const TOKEN: &str = "test-token";
 /// A second token every test app accepts, for what differs between callers.
-pub const OTHER_TOKEN: &str = "other-test-token";
+pub(crate) const OTHER_TOKEN: &str = "other-test-token";
 /// The CORS origin every test app allows.
-pub const ORIGIN: &str = "https://shop.example";
+pub(crate) const ORIGIN: &str = "https://shop.example";
 /// A tutorial book (`seed_tutorial` puts it in the table, category `Drama`), percent-encoded.
-pub const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
+pub(crate) const HAMLET: &str = "/books/William%20Shakespeare/Hamlet";
 /// The service's binary, as the container runs it.
-pub const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_bookstore");
 
 /// Where the engine is: `BOOKSTORE_TEST_DYNAMODB_ENDPOINT` when set, else a dynoxide this test
 /// process starts once, in memory, on a port of its own.
-pub fn engine_endpoint() -> String {
+pub(crate) fn engine_endpoint() -> String {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
     ENDPOINT
         .get_or_init(|| {
@@ -69,18 +69,18 @@ fn start_in_process_engine() -> String {
 
 /// Whether `scripts/test.sh` runs the suite: there a test that cannot find what it needs
 /// (Python with boto3, an engine binary) fails instead of skipping.
-pub fn everything_required() -> bool {
+pub(crate) fn everything_required() -> bool {
     std::env::var_os("BOOKSTORE_TEST_REQUIRE_ALL").is_some()
 }
 
 /// Says why a test does not run here, or fails with that reason under `scripts/test.sh`.
-pub fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     assert!(!everything_required(), "{why}");
     eprintln!("SKIPPED: {why} (scripts/test.sh installs it and runs this test)");
 }
 
 /// An SDK configuration for the engine at `endpoint`, with throwaway credentials.
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
@@ -111,7 +111,7 @@ async fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
 }
 
 /// A running app over its own freshly migrated table.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     /// The repository over the app's table, for arranging and checking state directly.
@@ -121,17 +121,17 @@ pub struct TestApp {
 }
 
 /// Spawns the app over a new table named after the test, in the engine the suite runs against.
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_at(&engine_endpoint(), true).await
 }
 
 /// Spawns the app against `endpoint`, creating and migrating a fresh table when `migrate` is set.
-pub async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
+pub(crate) async fn spawn_app_at(endpoint: &str, migrate_table: bool) -> TestApp {
     spawn_app_with(endpoint, migrate_table, &[]).await
 }
 
 /// [`spawn_app_at`] with more `serve` flags (e.g. `["--max-in-flight", "2"]`).
-pub async fn spawn_app_with(endpoint: &str, migrate_table: bool, flags: &[&str]) -> TestApp {
+pub(crate) async fn spawn_app_with(endpoint: &str, migrate_table: bool, flags: &[&str]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         telemetry::init_logging();
     }
@@ -147,7 +147,7 @@ pub async fn spawn_app_with(endpoint: &str, migrate_table: bool, flags: &[&str])
 
 /// The settings every test app runs with, as `bookstore serve` parses them from its flags, plus
 /// `flags`.
-pub fn test_settings(table: &str, flags: &[&str]) -> ServeArgs {
+pub(crate) fn test_settings(table: &str, flags: &[&str]) -> ServeArgs {
     let tokens = format!("{TOKEN},{OTHER_TOKEN}");
     let argv = [
         "bookstore",
@@ -192,7 +192,7 @@ async fn serve_app(client: aws_sdk_dynamodb::Client, settings: &ServeArgs) -> Te
 impl TestApp {
     /// Another app over this one's table, reaching the engine at `endpoint`: a second task of
     /// the service, sharing nothing with this one but the tables.
-    pub async fn sibling(&self, endpoint: &str) -> TestApp {
+    pub(crate) async fn sibling(&self, endpoint: &str) -> TestApp {
         serve_app(
             client_for(endpoint).await,
             &test_settings(self.repo.table(), &[]),
@@ -201,28 +201,28 @@ impl TestApp {
     }
 
     /// A request to `path` (already percent-encoded), without a token.
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
 
     /// A request with the bearer token.
-    pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn authed(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path).bearer_auth(TOKEN)
     }
 
     /// GET a path.
-    pub async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path).send().await.unwrap()
     }
 
     /// A write with a JSON body and the token.
-    pub async fn write(&self, method: Method, path: &str, body: Value) -> Response {
+    pub(crate) async fn write(&self, method: Method, path: &str, body: Value) -> Response {
         self.authed(method, path).json(&body).send().await.unwrap()
     }
 
     /// A request with one precondition header (`If-Match` / `If-None-Match`), an optional JSON
     /// body and the token (reads ignore it).
-    pub async fn conditional(
+    pub(crate) async fn conditional(
         &self,
         method: Method,
         path: &str,
@@ -237,7 +237,7 @@ impl TestApp {
     }
 
     /// The item as stored, read with the raw client: what the tutorial's scripts would see.
-    pub async fn raw_item(
+    pub(crate) async fn raw_item(
         &self,
         author: &str,
         title: &str,
@@ -258,7 +258,7 @@ impl TestApp {
 
     /// Writes `Tutorial` / `title` (category `Suspense`) exactly as the tutorial's boto3 insert
     /// script does: no Version, timestamps or Formats.
-    pub async fn put_tutorial_item(&self, title: &str) {
+    pub(crate) async fn put_tutorial_item(&self, title: &str) {
         use aws_sdk_dynamodb::types::AttributeValue;
         let item = std::collections::HashMap::from([
             ("Author".to_owned(), AttributeValue::S("Tutorial".into())),
@@ -276,7 +276,7 @@ impl TestApp {
     }
 
     /// Puts the tutorial's five books in the table with the real seed code.
-    pub async fn seed_tutorial(&self) {
+    pub(crate) async fn seed_tutorial(&self) {
         let books = repository::seed::parse_books(repository::seed::TUTORIAL_BOOKS).unwrap();
         self.repo.seed(&books).await.unwrap();
     }
@@ -284,7 +284,7 @@ impl TestApp {
 
 /// `bookstore serve` with only the given variables (and PATH): what an operator's task
 /// definition sets.
-pub fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
+pub(crate) fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
     let mut command = std::process::Command::new(BIN);
     command
         .arg("serve")
@@ -295,7 +295,7 @@ pub fn serve_command(vars: &[(&str, &str)]) -> std::process::Command {
 }
 
 /// Asserts that `serve` with `vars` plus each one of `refused` exits at once, naming it.
-pub fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
+pub(crate) fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
     for &(name, value) in refused {
         let mut vars = vars.to_vec();
         vars.push((name, value));
@@ -307,7 +307,7 @@ pub fn assert_serve_refuses(vars: &[(&str, &str)], refused: &[(&str, &str)]) {
 }
 
 /// A formats map of `n` entries (`F00: ID0`, ...).
-pub fn formats(n: usize) -> Value {
+pub(crate) fn formats(n: usize) -> Value {
     Value::Object(
         (0..n)
             .map(|i| (format!("F{i:02}"), Value::String(format!("ID{i}"))))
@@ -318,14 +318,14 @@ pub fn formats(n: usize) -> Value {
 /// The app as a tower service: no socket, and a DynamoDB endpoint that refuses connections.
 /// For what the HTTP layer answers on its own (400, 404, 405, 413, 415, 422, CORS, headers);
 /// anything that reaches DynamoDB is a 503 here.
-pub struct HttpOnlyApp {
+pub(crate) struct HttpOnlyApp {
     router: axum::Router,
     http: reqwest::Client,
 }
 
 impl HttpOnlyApp {
     /// Built by `Application::build` with the test settings, as every test app is.
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         // Port 9 (discard) on loopback: nothing listens, so a call fails at once.
         let client = repository::build_client(&sdk_config("http://127.0.0.1:9").await);
         let app = Application::build(&test_settings("Books", &[]), client)
@@ -338,17 +338,17 @@ impl HttpOnlyApp {
     }
 
     /// A request to `path` (already percent-encoded), without a token; send it with [`Self::send`].
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("http://app.test{path}"))
     }
 
     /// A request with the bearer token.
-    pub fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn authed(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path).bearer_auth(TOKEN)
     }
 
     /// Calls the app with `request`, as a client on a socket would see the answer.
-    pub async fn send(&self, request: RequestBuilder) -> Response {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Response {
         use tower::ServiceExt as _;
         let request = axum::http::Request::try_from(request.build().unwrap()).unwrap();
         let request = request.map(|body| {
@@ -361,23 +361,23 @@ impl HttpOnlyApp {
     }
 
     /// GET a path.
-    pub async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.send(self.request(Method::GET, path)).await
     }
 
     /// A write with a JSON body and the token.
-    pub async fn write(&self, method: Method, path: &str, body: Value) -> Response {
+    pub(crate) async fn write(&self, method: Method, path: &str, body: Value) -> Response {
         self.send(self.authed(method, path).json(&body)).await
     }
 }
 
 /// `/books/{author}/{title}` with both segments percent-encoded.
-pub fn book_path(author: &str, title: &str) -> String {
+pub(crate) fn book_path(author: &str, title: &str) -> String {
     format!("/books/{}/{}", enc(author), enc(title))
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).
-pub fn enc(segment: &str) -> String {
+pub(crate) fn enc(segment: &str) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     const SET: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
         .remove(b'-')
@@ -388,7 +388,7 @@ pub fn enc(segment: &str) -> String {
 }
 
 /// A response's ETag, checked to be the strong tag of `version` (`"<version>.<incarnation>"`).
-pub fn etag(response: &Response, version: u64) -> String {
+pub(crate) fn etag(response: &Response, version: u64) -> String {
     let tag = response.headers()["etag"].to_str().unwrap().to_owned();
     let shape = regex::Regex::new(&format!(r#"^"{version}\.[0-9a-f]{{16}}"$"#)).unwrap();
     assert!(
@@ -399,7 +399,7 @@ pub fn etag(response: &Response, version: u64) -> String {
 }
 
 /// Reads a problem response, checking its media type and status.
-pub async fn problem(response: Response, status: StatusCode) -> Value {
+pub(crate) async fn problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "unexpected status");
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -414,7 +414,7 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
 }
 
 /// The fields a 422 names.
-pub fn error_fields(problem: &Value) -> Vec<String> {
+pub(crate) fn error_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
         .expect("a 422 lists its errors")
@@ -425,7 +425,7 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
 
 /// A TCP proxy in front of the engine that can delay requests or play dead, to test how the
 /// service behaves when DynamoDB is slow or down, without touching the engine itself.
-pub struct Proxy {
+pub(crate) struct Proxy {
     /// `http://127.0.0.1:<port>`, to use as the DynamoDB endpoint.
     pub endpoint: String,
     up: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -434,7 +434,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts a proxy to the suite's engine that holds each client chunk for `delay`.
-    pub async fn start(delay: Duration) -> Self {
+    pub(crate) async fn start(delay: Duration) -> Self {
         use std::sync::{
             Arc, Mutex,
             atomic::{AtomicBool, Ordering},
@@ -488,7 +488,7 @@ impl Proxy {
     }
 
     /// Plays dead (every open connection cut, new ones hung up on) or comes back.
-    pub fn set_up(&self, up: bool) {
+    pub(crate) fn set_up(&self, up: bool) {
         self.up.store(up, std::sync::atomic::Ordering::SeqCst);
         if !up {
             for connection in self.connections.lock().unwrap().drain(..) {
@@ -499,7 +499,7 @@ impl Proxy {
 }
 
 /// A free port on 127.0.0.1 (bound and released; good enough for tests).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -509,7 +509,7 @@ pub fn free_port() -> u16 {
 
 /// A fake DynamoDB endpoint that answers every call with one canned error, as DynamoDB does when
 /// it throttles: HTTP 400 with the error's `__type`.
-pub async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> String {
+pub(crate) async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> String {
     let body = format!(
         r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{error_type}","message":"canned"}}"#
     );
@@ -519,7 +519,7 @@ pub async fn always_failing_dynamodb(status: u16, error_type: &'static str) -> S
 /// A fake DynamoDB endpoint that answers each call by its operation (`X-Amz-Target` without
 /// the `DynamoDB_20120810.` prefix) with `answer(operation)`: an HTTP status and a JSON body.
 /// For error mappings no real engine can be made to produce (a throttled transaction).
-pub async fn scripted_dynamodb(
+pub(crate) async fn scripted_dynamodb(
     answer: impl Fn(&str) -> (u16, String) + Send + Sync + 'static,
 ) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

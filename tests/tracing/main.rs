@@ -160,7 +160,7 @@ fn attribute(span: &Span, key: &str) -> Option<AnyValue> {
 }
 
 mod hex {
-    pub fn encode(bytes: &[u8]) -> String {
+    pub(crate) fn encode(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -15,11 +15,11 @@ use crate::http::problem::{ApiError, with_instance};
 
 /// The cap on requests handled at once.
 #[derive(Debug, Clone)]
-pub struct InFlight(Arc<Semaphore>);
+pub(crate) struct InFlight(Arc<Semaphore>);
 
 impl InFlight {
     /// A cap of `max` requests.
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self(Arc::new(Semaphore::new(max)))
     }
 }
@@ -31,7 +31,7 @@ impl InFlight {
 /// grow memory and latency until every request times out; an immediate 503 lets the client or
 /// load balancer retry elsewhere. Health probes bypass the cap: a busy task is alive and serving,
 /// and failing its probes would have ECS or the ALB take it away when most needed.
-pub async fn admit(State(cap): State<InFlight>, request: Request, next: Next) -> Response {
+pub(crate) async fn admit(State(cap): State<InFlight>, request: Request, next: Next) -> Response {
     // A clone shares the parsed path's bytes; only a problem answer copies it out.
     let uri = request.uri().clone();
     let permit = if uri.path().starts_with("/health/") {

@@ -30,7 +30,7 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Runs the rest of the stack, answering 408 when the body takes longer than [`BODY_READ_TIMEOUT`]
 /// to arrive, and 503 when the work runs past [`REQUEST_DEADLINE`], counted from when the body was
 /// read (or from the start, for requests whose body is never read).
-pub async fn within_deadlines(request: Request, next: Next) -> Response {
+pub(super) async fn within_deadlines(request: Request, next: Next) -> Response {
     // Most requests (GET, HEAD, DELETE) have no body: the work's deadline runs from now, and
     // none of the tracking below is needed on that hot path.
     if request.body().is_end_stream() {

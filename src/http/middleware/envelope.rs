@@ -38,7 +38,7 @@ const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'sel
 ///
 /// Security headers: `nosniff` on every response, a same-origin CSP on `/docs`, and `no-store`
 /// on every write response (errors included), so that no cache ever replays a write's answer.
-pub async fn envelope(
+pub(crate) async fn envelope(
     State(metrics): State<RequestMetrics>,
     mut request: Request,
     next: Next,

@@ -10,15 +10,15 @@ mod request_metrics;
 
 use axum::response::{IntoResponse, Response};
 
-pub use admission::{InFlight, admit};
+pub(super) use admission::{InFlight, admit};
 pub use deadline::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
-pub use envelope::envelope;
-pub use request_metrics::RequestMetrics;
+pub(super) use envelope::envelope;
+pub(super) use request_metrics::RequestMetrics;
 
 use super::problem::ApiError;
 
 /// Turns a panic into a generic 500 problem; the panic is logged, never sent.
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::Internal.into_response()
 }

@@ -4,14 +4,14 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
 
 /// The request-id header, taken from the caller or generated.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest caller-supplied request id kept; longer ones are replaced.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+pub(super) const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Whether a caller's request id is safe to echo and log: 1 to [`MAX_REQUEST_ID_LEN`] characters
 /// of `[A-Za-z0-9._:-]`. Anything else (spaces, quotes, kilobytes) could forge or bloat log lines.
-pub fn is_acceptable_request_id(value: &[u8]) -> bool {
+pub(super) fn is_acceptable_request_id(value: &[u8]) -> bool {
     (1..=MAX_REQUEST_ID_LEN).contains(&value.len())
         && value
             .iter()
@@ -21,7 +21,7 @@ pub fn is_acceptable_request_id(value: &[u8]) -> bool {
 /// The request's id: the caller's single acceptable `X-Request-Id`, or else a new UUID, which then
 /// replaces whatever the caller sent (nothing, a malformed id, or several), so that handlers and
 /// logs downstream see the id the response carries.
-pub fn assign(headers: &mut HeaderMap) -> HeaderValue {
+pub(super) fn assign(headers: &mut HeaderMap) -> HeaderValue {
     if let Some(kept) = callers_id(headers) {
         return kept;
     }

@@ -16,7 +16,7 @@ use metrics::{Counter, Histogram};
 /// GET's CPU. The label sets are few (route templates × standard methods × statuses), so each
 /// one's handles are registered once and reused.
 #[derive(Clone, Default)]
-pub struct RequestMetrics(Arc<RwLock<HashMap<Box<str>, Vec<Handles>>>>);
+pub(crate) struct RequestMetrics(Arc<RwLock<HashMap<Box<str>, Vec<Handles>>>>);
 
 /// One label set's handles.
 struct Handles {
@@ -53,7 +53,13 @@ impl Handles {
 
 impl RequestMetrics {
     /// Counts one request and records how long it took.
-    pub fn record(&self, method: &'static str, route: &str, status: StatusCode, took: Duration) {
+    pub(crate) fn record(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: StatusCode,
+        took: Duration,
+    ) {
         {
             let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(handles) = find(&known, method, route, status) {
@@ -84,7 +90,7 @@ fn find<'a>(
 
 /// The method as a metrics label: HTTP allows any token as a method, and each new label value
 /// would be a new time series kept forever, so the non-standard ones share `other`.
-pub fn method_label(method: &Method) -> &'static str {
+pub(super) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",

@@ -32,14 +32,14 @@ const DEFAULT_QUEUE_SIZE: usize = 2048;
 
 /// The count of spans ended and not yet taken by the exporter, with its bound.
 #[derive(Debug, Clone)]
-pub struct Queue {
+pub(super) struct Queue {
     queued: Arc<AtomicUsize>,
     capacity: usize,
 }
 
 impl Queue {
     /// A queue of `OTEL_BSP_MAX_QUEUE_SIZE` spans (2048 unless set), as the SDK would size it.
-    pub fn from_env() -> Self {
+    pub(super) fn from_env() -> Self {
         let capacity = std::env::var("OTEL_BSP_MAX_QUEUE_SIZE")
             .ok()
             .and_then(|v| v.trim().parse().ok())
@@ -52,12 +52,12 @@ impl Queue {
     }
 
     /// How many spans may wait for export.
-    pub fn capacity(&self) -> usize {
+    pub(super) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// `exporter`, uncounting the spans it takes.
-    pub fn counting<E>(&self, exporter: E) -> Counting<E> {
+    pub(super) fn counting<E>(&self, exporter: E) -> Counting<E> {
         Counting {
             inner: exporter,
             queue: self.clone(),
@@ -65,7 +65,7 @@ impl Queue {
     }
 
     /// `processor`, fed only while the queue has room.
-    pub fn bounding<P>(&self, processor: P) -> Bounding<P> {
+    pub(super) fn bounding<P>(&self, processor: P) -> Bounding<P> {
         Bounding {
             inner: processor,
             queue: self.clone(),
@@ -87,7 +87,7 @@ impl Queue {
 }
 
 /// Registers the drop counter at zero, so that an alert on it has a series from the start.
-pub fn describe_metrics() {
+pub(super) fn describe_metrics() {
     metrics::describe_counter!(
         DROPPED,
         "Spans lost before reaching the OTLP collector, by reason (queue_full, export_failed)"
@@ -98,7 +98,7 @@ pub fn describe_metrics() {
 }
 
 /// A span processor that passes a span on only when the [`Queue`] has room for it.
-pub struct Bounding<P> {
+pub(super) struct Bounding<P> {
     inner: P,
     queue: Queue,
 }
@@ -139,7 +139,7 @@ impl<P: SpanProcessor> SpanProcessor for Bounding<P> {
 
 /// An exporter that frees the [`Queue`] places of the spans it takes and counts failed exports.
 #[derive(Debug)]
-pub struct Counting<E> {
+pub(super) struct Counting<E> {
     inner: E,
     queue: Queue,
 }

@@ -186,7 +186,7 @@ thread_local! {
 /// no other way in: so this generator hands out the caller's root instead, for the one span
 /// started under [`ContinuingIds::with_trace_id`], on the thread that starts it.
 #[derive(Debug, Default)]
-pub struct ContinuingIds(RandomIdGenerator);
+pub(super) struct ContinuingIds(RandomIdGenerator);
 
 impl ContinuingIds {
     /// Runs `start` (which starts one span) so that a new trace it starts has `trace_id`.
