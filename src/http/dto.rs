@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::schemas::{FormatId, FormatName, Formats, Name, NamePrefix, TitlePrefix};
 use crate::domain::{BatchOutcome, Book, CataloguePage, NameCount, Page};
 
-/// Most books in one batch (TransactWriteItems takes at most 100 items).
-pub const MAX_BATCH: usize = 100;
+/// Most books in one batch: the repository's limit, which is DynamoDB's for one transaction.
+pub const MAX_BATCH: usize = crate::repository::MAX_BATCH_BOOKS;
 
 /// A book as the API returns it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

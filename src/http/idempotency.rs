@@ -39,9 +39,9 @@ pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempote
 pub(super) const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// What a key may be: 1 to 255 printable ASCII characters.
 pub(super) const KEY_PATTERN: &str = r"^[\x21-\x7E]{1,255}$";
-/// Most books in a keyed batch: its record is one more item of the transaction, and
-/// TransactWriteItems takes at most 100.
-pub(super) const MAX_KEYED_BATCH: usize = 99;
+/// Most books in a keyed batch: the repository's limit (the record is one more item of the
+/// transaction).
+pub(super) const MAX_KEYED_BATCH: usize = crate::repository::MAX_KEYED_BATCH_BOOKS;
 
 /// A JSON body (as [`JsonBody`] reads it) and, when the request has an `Idempotency-Key`, the
 /// key scoped to the caller with a fingerprint of the request.

@@ -43,6 +43,13 @@ pub(super) const TABLE_SUFFIX: &str = "-catalogue";
 /// Most items DynamoDB takes in one TransactWriteItems.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
+/// Most books one batch can hold: each is an item of the batch's one transaction (its count
+/// changes may leave room for fewer; `put_batch` says so then).
+pub const MAX_BATCH_BOOKS: usize = MAX_TRANSACTION_ITEMS;
+
+/// Most books a batch under an Idempotency-Key can hold: its record is one more item.
+pub const MAX_KEYED_BATCH_BOOKS: usize = MAX_TRANSACTION_ITEMS - 1;
+
 // Attribute names of a count item; the migration and `recount` use the same.
 
 /// The partition key: `category` or `author`.

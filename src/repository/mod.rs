@@ -30,7 +30,9 @@ use aws_sdk_dynamodb::{
     types::{IndexStatus, TableStatus},
 };
 
-pub use catalogue::{MAX_TRANSACTION_ITEMS, catalogue_table};
+pub use catalogue::{
+    MAX_BATCH_BOOKS, MAX_KEYED_BATCH_BOOKS, MAX_TRANSACTION_ITEMS, catalogue_table,
+};
 pub use client::{ClientTimeouts, build_client, build_client_with, load_sdk_config};
 pub use error::StoreError;
 pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
