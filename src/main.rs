@@ -18,7 +18,16 @@ async fn main() -> ExitCode {
     match bookstore::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("bookstore: {e}");
+            // The one place a command's failure is reported: the error and its sources (for a
+            // DynamoDB call, the SDK's own error) on one line.
+            let mut line = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                line.push_str(": ");
+                line.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            eprintln!("bookstore: {line}");
             ExitCode::FAILURE
         }
     }

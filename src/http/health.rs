@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     AppState,
-    problem::{ApiError, Problem},
+    problem::{ApiError, ErrorChain, Problem},
 };
 use crate::repository::BookRepository;
 
@@ -50,7 +50,7 @@ pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Health>,
     if state.readiness.check(&state.repo).await {
         Ok(Json(Health { status: "ready" }))
     } else {
-        Err(ApiError::Unavailable)
+        Err(ApiError::Unavailable(None))
     }
 }
 
@@ -70,8 +70,11 @@ impl ReadinessCache {
         {
             return ready;
         }
-        // Errors are logged by the repository; to a probe they just mean "not ready".
-        let ready = repo.is_ready().await.unwrap_or(false);
+        // To a probe an error just means "not ready"; the log says why, once per fresh answer.
+        let ready = repo.is_ready().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %ErrorChain(&e), "readiness: DynamoDB did not answer DescribeTable");
+            false
+        });
         *last = Some((Instant::now(), ready));
         ready
     }

@@ -41,7 +41,7 @@ use tower_http::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use middleware::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
-pub use problem::{ApiError, Problem};
+pub use problem::{ApiError, FailureCause, Problem};
 
 pub use crate::auth_policy::AuthPolicy;
 use crate::repository::BookRepository;

@@ -6,6 +6,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -57,15 +59,42 @@ pub enum ApiError {
     /// Well-formed input that fails validation.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
-    /// DynamoDB is unavailable, throttled or timed out, or the request ran past its deadline.
+    /// DynamoDB is unavailable, throttled or timed out, or the request ran past its deadline;
+    /// the repository's error, when there is one, for the log.
     #[error("the service is temporarily unavailable, retry shortly")]
-    Unavailable,
+    Unavailable(Option<FailureCause>),
     /// The in-flight cap is reached: shed at once rather than queued.
     #[error("the service is at capacity, retry shortly")]
     Overloaded,
-    /// A bug. The details are logged where it happened, never sent.
+    /// A bug; the repository's error, when there is one, for the log. Never sent.
     #[error("an internal error occurred")]
-    Internal,
+    Internal(Option<FailureCause>),
+}
+
+/// The repository error behind a 5xx, carried on the response (never in its body) to the
+/// envelope middleware, which logs it once with the request's id, route and trace.
+#[derive(Debug, Clone)]
+pub struct FailureCause(Arc<StoreError>);
+
+impl std::fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        ErrorChain(&*self.0).fmt(f)
+    }
+}
+
+/// An error and its sources, `: `-separated, as one log field.
+pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 impl ApiError {
@@ -87,8 +116,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -129,9 +158,11 @@ impl From<StoreError> for ApiError {
                 "a request with this Idempotency-Key is still in progress; retry shortly".into(),
             ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
-            StoreError::Unavailable(_) | StoreError::NoTable(_) => Self::Unavailable,
-            // Already logged with its details by the repository.
-            StoreError::Internal(_) => Self::Internal,
+            err if err.is_transient() => Self::Unavailable(Some(FailureCause(Arc::new(err)))),
+            err @ (StoreError::Unavailable(_)
+            | StoreError::NoTable(_)
+            | StoreError::Internal(_)
+            | StoreError::Sdk { .. }) => Self::Internal(Some(FailureCause(Arc::new(err)))),
         }
     }
 }
@@ -199,10 +230,6 @@ fn self_status(code: u16) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            // The cause was logged where it happened; this line ties it to the request id.
-            tracing::error!("request failed with an internal error");
-        }
         let problem = Problem {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -230,6 +257,9 @@ impl IntoResponse for ApiError {
             trace_id: otel::current_trace_id().map(|id| id.to_string()),
         };
         let mut response = problem.render();
+        if let Self::Unavailable(Some(cause)) | Self::Internal(Some(cause)) = &self {
+            response.extensions_mut().insert(cause.clone());
+        }
         let headers = response.headers_mut();
         match self {
             Self::Auth(AuthError::KeysUnavailable(seconds)) => {
@@ -242,7 +272,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(exceeded.retry_after));
                 exceeded.state.insert_into(headers);
             }
-            Self::Unavailable | Self::Overloaded => {
+            Self::Unavailable(_) | Self::Overloaded => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -1,7 +1,7 @@
 //! What can go wrong in the repository, and how SDK errors are sorted into it.
 
 use aws_sdk_dynamodb::{
-    error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::{BuildError, ProvideErrorMetadata, SdkError},
     operation::{
         delete_item::DeleteItemError, put_item::PutItemError,
         transact_write_items::TransactWriteItemsError, update_item::UpdateItemError,
@@ -70,6 +70,25 @@ pub enum StoreError {
     /// DynamoDB is unreachable, throttling, timing out or its table is missing.
     #[error("DynamoDB is unavailable ({0})")]
     Unavailable(String),
+    /// A DynamoDB call failed with an error the operation did not expect: transient (throttled,
+    /// timed out, unreachable: a 503) or not (a bug: a 500). The SDK's error is kept as the
+    /// source, so whoever logs it once (the HTTP envelope, or `main` for a command) has it all.
+    #[error("DynamoDB {operation} failed ({code}: {message}; request id {request_id})")]
+    Sdk {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// DynamoDB's error code, or `none` for a timeout or a connection failure.
+        code: String,
+        /// DynamoDB's message.
+        message: String,
+        /// DynamoDB's request id, for AWS support.
+        request_id: String,
+        /// Whether trying again later may succeed.
+        transient: bool,
+        /// The SDK's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Anything else: a bug or a malformed stored item. Logged in full where it happens.
     #[error("internal repository error: {0}")]
     Internal(String),
@@ -230,14 +249,15 @@ impl Cancellation {
 }
 
 impl StoreError {
-    /// Sorts an SDK error, logging it with its metadata (code, message, request id).
+    /// Sorts an SDK error into transient or not, keeping it (and its metadata: code, message,
+    /// request id) as the source. Not logged here: the error is logged once, where it ends.
     ///
     /// Only called for errors the operation did not expect (a conditional failure is handled by
     /// the caller before it gets here).
     pub(crate) fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = err.code().unwrap_or("none").to_owned();
         let message = err.message().unwrap_or("").to_owned();
@@ -252,13 +272,22 @@ impl StoreError {
             SdkError::ServiceError(_) => TRANSIENT_CODES.contains(&code.as_str()),
             _ => false,
         };
-        let detail = DisplayErrorContext(&err).to_string();
-        if transient {
-            tracing::warn!(operation, code, message, request_id, error = %detail, "DynamoDB unavailable");
-            Self::Unavailable(format!("{operation}: {code}"))
-        } else {
-            tracing::error!(operation, code, message, request_id, error = %detail, "DynamoDB call failed");
-            Self::Internal(format!("{operation}: {code}: {message}"))
+        Self::Sdk {
+            operation,
+            code,
+            message,
+            request_id,
+            transient,
+            source: Box::new(err),
+        }
+    }
+
+    /// Whether the failure is DynamoDB's, for now (a 503), rather than a bug.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable(_) | Self::NoTable(_) => true,
+            Self::Sdk { transient, .. } => *transient,
+            _ => false,
         }
     }
 

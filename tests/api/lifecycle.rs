@@ -159,3 +159,58 @@ async fn the_binary_runs_without_transparent_huge_pages() {
         .map(str::trim);
     assert_eq!(thp, Some("0"), "{status}");
 }
+
+#[tokio::test]
+async fn a_dynamodb_failure_is_logged_once_with_its_cause_and_the_request_id() {
+    let endpoint = crate::support::always_failing_dynamodb(400, "ValidationException").await;
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = serve_command(&[
+        ("BOOKSTORE_ADDR", &addr),
+        ("BOOKSTORE_API_TOKENS", "t"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "no server");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed = http
+        .get(format!("{base}/books/A/T"))
+        .header("X-Request-Id", "log-once-1")
+        .send()
+        .await
+        .unwrap();
+    problem(failed, StatusCode::INTERNAL_SERVER_ERROR).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+
+    // One line says it, with DynamoDB's code, in the request's span; no other line repeats it.
+    let mentions: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("ValidationException"))
+        .collect();
+    assert_eq!(mentions.len(), 1, "{log}");
+    let line: Value = serde_json::from_str(mentions[0]).unwrap();
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert_eq!(line["span"]["request_id"], "log-once-1", "{line}");
+    assert!(
+        line["error"].as_str().unwrap().contains("GetItem"),
+        "{line}"
+    );
+}

@@ -72,7 +72,7 @@ pub(super) async fn within_deadlines(request: Request, next: Next) -> Response {
 /// The 503 for a request whose work ran past [`REQUEST_DEADLINE`].
 fn past_deadline() -> Response {
     tracing::warn!("request ran past its deadline");
-    ApiError::Unavailable.into_response()
+    ApiError::Unavailable(None).into_response()
 }
 
 /// How far the request body has been read.

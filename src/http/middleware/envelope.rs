@@ -4,13 +4,13 @@ use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderValue, Method, header},
+    http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::Response,
 };
 use tracing::Instrument as _;
 
-use crate::auth_policy::Principal;
+use crate::{auth_policy::Principal, http::problem::FailureCause};
 
 use super::{
     request_id::{self, REQUEST_ID},
@@ -25,6 +25,25 @@ const UNMATCHED: &str = "unmatched";
 /// anywhere else. Swagger UI sets inline styles and uses `data:` SVG icons, hence those two.
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
                         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Logs why a request failed with a 5xx, once, in the request's span: the repository's error
+/// and its sources when the response carries one (`FailureCause`), else that it failed (a
+/// deadline, a panic, shedding; each also logged where it happened, with what it knew).
+fn log_failure(span: &tracing::Span, response: &Response) {
+    let status = response.status();
+    if !status.is_server_error() {
+        return;
+    }
+    let cause = response
+        .extensions()
+        .get::<FailureCause>()
+        .map(tracing::field::display);
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(parent: span, error = cause, "request failed with an internal error");
+    } else if cause.is_some() {
+        tracing::warn!(parent: span, error = cause, "request failed: DynamoDB unavailable");
+    }
+}
 
 /// Middleware: gives the request its id and runs it in a `request` span (request id, method,
 /// route), so every log line it causes carries them. When traces are on, that span is also the
@@ -88,6 +107,7 @@ pub(crate) async fn envelope(
     }
     let took = started.elapsed();
     metrics.record(method, route, response.status(), took);
+    log_failure(&span, &response);
     // Set by the write guard: who wrote, never their token.
     let principal = response
         .extensions()

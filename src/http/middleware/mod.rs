@@ -20,5 +20,5 @@ use super::problem::ApiError;
 /// Turns a panic into a generic 500 problem; the panic is logged, never sent.
 pub(super) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
-    ApiError::Internal.into_response()
+    ApiError::Internal(None).into_response()
 }
