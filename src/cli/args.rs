@@ -38,7 +38,8 @@ pub enum Command {
     Migrate(TableArgs),
     /// Rebuild every category and author count from the table (after writes by other tools).
     Recount(TableArgs),
-    /// Load books with BatchWriteItem (default: the tutorial's five sample books).
+    /// Create the books that do not exist yet, each counted in the catalogue; existing ones are kept
+    /// (default: the tutorial's five sample books).
     Seed(SeedArgs),
     /// Print the OpenAPI document.
     Openapi,

@@ -42,7 +42,7 @@ pub struct NamedError {
     error: NameError,
 }
 
-/// Checks the rules API.md gives for every name: 1..=max code points, no Cc, no outer White_Space.
+/// Checks the rules the contract gives for every name: 1..=max code points, no Cc, no outer White_Space.
 fn check(value: &str, max: usize) -> Result<(), NameError> {
     let count = value.chars().count();
     if count == 0 {

@@ -7,7 +7,7 @@ use super::{
     names::{Author, Category, FormatId, FormatName, Title},
 };
 
-/// One field that failed validation, named as API.md names fields (`formats.Hardcover`).
+/// One field that failed validation, named as the contract (README, OpenAPI) names fields (`formats.Hardcover`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     /// The field's path, such as `title` or `books[3].formats.Audiobook`.

@@ -1,4 +1,4 @@
-//! OpenAPI schemas the derives cannot express: the name rules of API.md as JSON Schema (length
+//! OpenAPI schemas the derives cannot express: the contract's name rules as JSON Schema (length
 //! in code points, no control characters, no outer whitespace), the formats map, entity tags.
 //!
 //! They only describe; validation itself lives in `domain`. The tests below keep the patterns
