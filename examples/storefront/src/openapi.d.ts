@@ -659,8 +659,8 @@ export interface operations {
                 };
             };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -767,8 +767,8 @@ export interface operations {
                 };
             };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -846,10 +846,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -858,10 +858,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -965,9 +987,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1041,10 +1089,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -1053,10 +1101,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -1160,9 +1230,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1292,8 +1388,8 @@ export interface operations {
                 };
             };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1395,10 +1491,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -1407,10 +1503,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -1514,9 +1632,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1593,10 +1737,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -1605,10 +1749,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -1663,9 +1829,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1835,10 +2027,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -1847,10 +2039,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -1965,9 +2179,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -2052,10 +2292,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -2064,10 +2304,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -2182,9 +2444,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -2274,10 +2562,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -2286,10 +2574,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -2404,9 +2714,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -2492,10 +2828,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or invalid bearer token. */
+            /** @description Missing, invalid, expired or foreign bearer token (`error="invalid_token"` for a refused access token). */
             401: {
                 headers: {
-                    /** @description `Bearer` */
+                    /** @description `Bearer`, or `Bearer error="invalid_token", error_description="..."` (RFC 6750) */
                     "WWW-Authenticate"?: string;
                     /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
                     "X-Request-Id"?: string;
@@ -2504,10 +2840,32 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "a valid bearer token is required for writes",
+                     *       "detail": "the bearer token is not valid: expired",
                      *       "instance": "/books",
                      *       "status": 401,
                      *       "title": "Unauthorized",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A valid access token without the write scope. */
+            403: {
+                headers: {
+                    /** @description `Bearer error="insufficient_scope", scope="bookstore/write"` (RFC 6750) */
+                    "WWW-Authenticate"?: string;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "the access token lacks the scope 'bookstore/write'",
+                     *       "instance": "/books",
+                     *       "status": 403,
+                     *       "title": "Forbidden",
                      *       "type": "about:blank"
                      *     }
                      */
@@ -2562,9 +2920,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller's write quota is spent; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description What is left and when the quota is whole again, e.g. `"writes";r=0;t=1` */
+                    RateLimit?: string;
+                    /** @description The quota and its window, e.g. `"writes";q=100;w=2` (draft-ietf-httpapi-ratelimit-headers) */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description The request's id: the caller's `X-Request-Id`, or a new UUID; logs carry it too */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "too many writes: retry in 1 seconds",
+                     *       "instance": "/books",
+                     *       "status": 429,
+                     *       "title": "Too Many Requests",
+                     *       "type": "about:blank"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -2665,8 +3049,8 @@ export interface operations {
                 };
             };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -2773,8 +3157,8 @@ export interface operations {
                 };
             };
             /**
-             * @description DynamoDB is unavailable, throttled or timed out, or the service is at capacity; retry after
-             *     `Retry-After` seconds.
+             * @description DynamoDB is unavailable, throttled or timed out, the service is at capacity, or (on a write
+             *     with an access token) the issuer's keys cannot be fetched; retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
