@@ -16,6 +16,16 @@ use bookstore::repository::{self, BookRepository, migrate};
 /// `serve` on a free local port over `table` at `endpoint`, once `/health/live` answers; also
 /// returns the base URL.
 async fn serve_started(table: &str, endpoint: &str) -> (std::process::Child, String) {
+    serve_started_with(table, endpoint, &[("RUST_LOG", "warn")], Stdio::null()).await
+}
+
+/// [`serve_started`] with more variables, and its log (standard output) sent to `log`.
+async fn serve_started_with(
+    table: &str,
+    endpoint: &str,
+    vars: &[(&str, &str)],
+    log: Stdio,
+) -> (std::process::Child, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let child = serve_command(&[
         ("BOOKSTORE_ADDR", &addr),
@@ -25,9 +35,9 @@ async fn serve_started(table: &str, endpoint: &str) -> (std::process::Child, Str
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("RUST_LOG", "warn"),
     ])
-    .stdout(Stdio::null())
+    .envs(vars.iter().copied())
+    .stdout(log)
     .spawn()
     .unwrap();
     let base = format!("http://{addr}");
@@ -163,30 +173,8 @@ async fn the_binary_runs_without_transparent_huge_pages() {
 #[tokio::test]
 async fn a_dynamodb_failure_is_logged_once_with_its_cause_and_the_request_id() {
     let endpoint = crate::support::always_failing_dynamodb(400, "ValidationException").await;
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = serve_command(&[
-        ("BOOKSTORE_ADDR", &addr),
-        ("BOOKSTORE_API_TOKENS", "t"),
-        ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ])
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let base = format!("http://{addr}");
+    let (child, base) = serve_started_with("Books", &endpoint, &[], Stdio::piped()).await;
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/health/live"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(started.elapsed() < Duration::from_secs(10), "no server");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let failed = http
         .get(format!("{base}/books/A/T"))
         .header("X-Request-Id", "log-once-1")
