@@ -34,6 +34,7 @@ use super::{
     error::Cancellation,
     expression::{Placeholders, WithPlaceholders},
     item::Item,
+    listings::query_until,
 };
 use crate::domain::{CataloguePage, CatalogueRequest, NameCount, NameKind, SortOrder};
 
@@ -219,9 +220,8 @@ impl BookRepository {
             .map(|c| Cursor::decode(c, &scope))
             .transpose()?;
         let wanted = page.limit as usize + 1;
-        let mut start_key = start.map(|c| count_key(kind, &c.title));
-        let mut items = Vec::with_capacity(wanted);
-        loop {
+        let start_key = start.map(|c| count_key(kind, &c.title));
+        let request = |limit| {
             let mut p = Placeholders::default();
             let mut key_condition = format!("{} = {}", p.name(KIND), p.string(kind.as_str()));
             if let Some(prefix) = prefix {
@@ -232,29 +232,17 @@ impl BookRepository {
                 ));
             }
             let filter = format!("{} > {}", p.name(BOOKS), p.number(0));
-            let call = self
-                .client
+            self.client
                 .query()
                 .table_name(catalogue_table(self.table()))
                 .key_condition_expression(key_condition)
                 .filter_expression(filter)
                 .placeholders(&p)
                 .scan_index_forward(page.order == SortOrder::Asc)
-                .limit((wanted - items.len()) as i32)
+                .limit(limit)
                 .consistent_read(true)
-                .set_exclusive_start_key(start_key.take())
-                .send();
-            let output = instrumented("Query", call)
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                items.push(name_count(&item)?);
-            }
-            start_key = output.last_evaluated_key.filter(|k| !k.is_empty());
-            if items.len() >= wanted || start_key.is_none() {
-                break;
-            }
-        }
+        };
+        let mut items = query_until(wanted, start_key, request, |item| name_count(&item)).await?;
         let next_cursor = (items.len() > page.limit as usize).then(|| {
             items.truncate(page.limit as usize);
             let last = items.last().expect("limit is at least 1");

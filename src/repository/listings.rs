@@ -1,6 +1,6 @@
 //! The two paginated listings: an author's books (the table) and a category's (`CategoryIndex`).
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::{operation::query::builders::QueryFluentBuilder, types::AttributeValue};
 
 use super::{
     BookRepository, CATEGORY_INDEX, StoreError,
@@ -65,35 +65,49 @@ impl BookRepository {
         &self,
         query: &ListQuery<'_>,
         wanted: usize,
-        mut start_key: Option<Item>,
+        start_key: Option<Item>,
     ) -> Result<Vec<Book>, StoreError> {
         let of = query.of;
-        let mut books = Vec::with_capacity(wanted);
-        loop {
+        let request = |limit| {
             let mut p = Placeholders::default();
             let key_condition = query.key_condition(&mut p);
-            let call = self
-                .client
+            self.client
                 .query()
                 .table_name(self.table())
                 .set_index_name(of.index().map(str::to_owned))
                 .key_condition_expression(key_condition)
                 .placeholders(&p)
                 .scan_index_forward(query.order == SortOrder::Asc)
-                .limit((wanted - books.len()) as i32)
+                .limit(limit)
                 .set_consistent_read(of.index().is_none().then_some(true))
-                .set_exclusive_start_key(start_key.take())
-                .send();
-            let output = instrumented("Query", call)
-                .await
-                .map_err(|e| StoreError::from_sdk("Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                books.push(parse_book(item)?);
-            }
-            start_key = output.last_evaluated_key.filter(|k| !k.is_empty());
-            if books.len() >= wanted || start_key.is_none() {
-                return Ok(books);
-            }
+        };
+        query_until(wanted, start_key, request, parse_book).await
+    }
+}
+
+/// Runs a Query (`request(limit)`, asked for what is still missing) page after page until
+/// `wanted` items came back or the key range is exhausted: DynamoDB's 1 MB cap, or a filter,
+/// can end a page early. The book listings and the catalogue both page this way.
+pub(super) async fn query_until<T>(
+    wanted: usize,
+    mut start_key: Option<Item>,
+    request: impl Fn(i32) -> QueryFluentBuilder,
+    parse: impl Fn(Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut found = Vec::with_capacity(wanted);
+    loop {
+        let call = request((wanted - found.len()) as i32)
+            .set_exclusive_start_key(start_key.take())
+            .send();
+        let output = instrumented("Query", call)
+            .await
+            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        for item in output.items.unwrap_or_default() {
+            found.push(parse(item)?);
+        }
+        start_key = output.last_evaluated_key.filter(|k| !k.is_empty());
+        if found.len() >= wanted || start_key.is_none() {
+            return Ok(found);
         }
     }
 }
