@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use utoipa::{
     IntoParams, IntoResponses, PartialSchema, ToSchema,
@@ -30,7 +30,7 @@ use super::{
 use crate::{
     auth_policy::Principal,
     domain::{Book, NewBook},
-    repository::{BookRepository, KeyedOutcome, KeyedRequest, StoreError, StoredResponse},
+    repository::{BookRepository, KeyedOutcome, KeyedRequest, RecordedAnswer, StoreError},
 };
 
 /// The request header.
@@ -169,12 +169,21 @@ pub(super) async fn batch_put(
     Ok(answer(repo.put_batch_keyed(books, key, respond).await?))
 }
 
-/// An answer as it is recorded: status, JSON body and the headers that are part of it.
+/// An answer as it is recorded: status, the headers that are part of it (lowercase names) and
+/// the JSON body as sent. The repository keeps it as an opaque string (its JSON encoding).
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Answer {
+    status: u16,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// Records an answer: status, JSON body and the headers that are part of it.
 fn record<const N: usize>(
     status: StatusCode,
     body: &impl Serialize,
     headers: [(HeaderName, HeaderValue); N],
-) -> StoredResponse {
+) -> RecordedAnswer {
     let mut recorded = BTreeMap::from([(
         header::CONTENT_TYPE.to_string(),
         "application/json".to_owned(),
@@ -183,19 +192,25 @@ fn record<const N: usize>(
         let value = value.to_str().expect("our headers are visible ASCII");
         recorded.insert(name.to_string(), value.to_owned());
     }
-    StoredResponse {
+    let answer = Answer {
         status: status.as_u16(),
         headers: recorded,
         body: serde_json::to_string(body).expect("a response body always serializes"),
-    }
+    };
+    RecordedAnswer(serde_json::to_string(&answer).expect("an answer always serializes"))
 }
 
 /// The response for a keyed write. The first answer is sent from the same record a repeat is
 /// replayed from, so the two are identical but for `Idempotent-Replayed`.
 fn answer(outcome: KeyedOutcome) -> Response {
-    let (stored, replayed) = match outcome {
-        KeyedOutcome::Written(stored) => (stored, false),
-        KeyedOutcome::Replayed(stored) => (stored, true),
+    let (recorded, replayed) = match outcome {
+        KeyedOutcome::Written(recorded) => (recorded, false),
+        KeyedOutcome::Replayed(recorded) => (recorded, true),
+    };
+    let Ok(stored) = serde_json::from_str::<Answer>(&recorded.0) else {
+        // Only `record` writes answers, so this is a record changed by hand or by another program.
+        tracing::error!("an Idempotency-Key record holds an answer that is not one");
+        return ApiError::Internal(None).into_response();
     };
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, stored.body).into_response();
@@ -279,6 +294,33 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_bytes(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn a_recorded_answer_is_sent_and_replayed_as_it_was_recorded() {
+        let recorded = record(
+            StatusCode::CREATED,
+            &serde_json::json!({"title": "Hamlet"}),
+            [(header::ETAG, HeaderValue::from_static("\"1.x\""))],
+        );
+        for replayed in [false, true] {
+            let outcome = if replayed {
+                KeyedOutcome::Replayed(recorded.clone())
+            } else {
+                KeyedOutcome::Written(recorded.clone())
+            };
+            let response = answer(outcome);
+            assert_eq!(response.status(), StatusCode::CREATED);
+            assert_eq!(response.headers()[header::ETAG], "\"1.x\"");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            assert_eq!(response.headers().contains_key(REPLAYED), replayed);
+        }
+    }
+
+    #[test]
+    fn a_record_that_is_not_an_answer_is_a_500_not_a_panic() {
+        let response = answer(KeyedOutcome::Replayed(RecordedAnswer("{".into())));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! A record is keyed by an opaque string the caller derives (from the token and the client's
 //! key; the token itself never reaches this module) and holds a fingerprint of the request and
-//! the response to answer again. Only writes that happen are recorded: a request that fails
+//! the answer to give again, encoded by the caller: what an answer is (an HTTP status, headers, a
+//! body) is the HTTP layer's business, so here it is an opaque string. Only writes that happen are recorded: a request that fails
 //! writes neither its effect nor a record, so the client may retry it.
 //!
 //! Concurrency. Within one process a key is claimed in memory for the duration of the request,
@@ -13,7 +14,7 @@
 //! or because the first one is still in progress (`TransactionConflict`: 409).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::HashSet,
     sync::{Arc, Mutex},
 };
 
@@ -57,24 +58,17 @@ pub struct KeyedRequest {
     pub fingerprint: String,
 }
 
-/// A response as recorded, answered again verbatim on a repeat.
+/// An answer as the caller encoded it, kept verbatim and handed back on a repeat; opaque here.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// The status code.
-    pub status: u16,
-    /// The headers that belong to the answer (lowercase names).
-    pub headers: BTreeMap<String, String>,
-    /// The body, as sent.
-    pub body: String,
-}
+pub struct RecordedAnswer(pub String);
 
 /// What a keyed write came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyedOutcome {
     /// The write happened now, with its record; this is its answer.
-    Written(StoredResponse),
+    Written(RecordedAnswer),
     /// An earlier request with the key happened; this is its recorded answer and nothing was written.
-    Replayed(StoredResponse),
+    Replayed(RecordedAnswer),
 }
 
 /// One record as stored.
@@ -88,22 +82,12 @@ struct RecordItem {
     expires_at: i64,
     #[serde(rename = "RecordedAt")]
     recorded_at: String,
-    #[serde(rename = "Status")]
-    status: u16,
-    #[serde(rename = "Headers")]
-    headers: BTreeMap<String, String>,
-    #[serde(rename = "Body")]
-    body: String,
-}
-
-impl RecordItem {
-    fn response(self) -> StoredResponse {
-        StoredResponse {
-            status: self.status,
-            headers: self.headers,
-            body: self.body,
-        }
-    }
+    /// Absent in the records of versions that stored the answer's status, headers and body as
+    /// attributes of their own (before the answer became opaque). Such a record, within its 24
+    /// hours, still blocks the write (its condition holds) but cannot be replayed: the repeat is
+    /// answered as one whose first request is still in progress (409), never written twice.
+    #[serde(rename = "Answer", default)]
+    answer: Option<String>,
 }
 
 /// Keys of keyed requests in progress in this process.
@@ -152,7 +136,7 @@ impl BookRepository {
         &self,
         book: &NewBook,
         request: &KeyedRequest,
-        respond: impl Fn(&Book) -> StoredResponse,
+        respond: impl Fn(&Book) -> RecordedAnswer,
     ) -> Result<KeyedOutcome, StoreError> {
         self.keyed(request, self.create_recorded(book, request, respond))
             .await
@@ -163,8 +147,8 @@ impl BookRepository {
         &self,
         book: &NewBook,
         request: &KeyedRequest,
-        respond: impl Fn(&Book) -> StoredResponse,
-    ) -> Result<StoredResponse, StoreError> {
+        respond: impl Fn(&Book) -> RecordedAnswer,
+    ) -> Result<RecordedAnswer, StoreError> {
         let (stored, put_book) = self.create_write(book)?;
         let response = respond(&stored.into_book());
         let record = self.record_write(request, &response)?;
@@ -185,7 +169,7 @@ impl BookRepository {
         &self,
         books: &[NewBook],
         request: &KeyedRequest,
-        respond: impl Fn(&BatchOutcome) -> StoredResponse,
+        respond: impl Fn(&BatchOutcome) -> RecordedAnswer,
     ) -> Result<KeyedOutcome, StoreError> {
         let write = async {
             let outcome = self
@@ -205,7 +189,7 @@ impl BookRepository {
     async fn keyed(
         &self,
         request: &KeyedRequest,
-        write: impl Future<Output = Result<StoredResponse, StoreError>>,
+        write: impl Future<Output = Result<RecordedAnswer, StoreError>>,
     ) -> Result<KeyedOutcome, StoreError> {
         let _claim = self.in_flight.claim(&request.key)?;
         if let Some(earlier) = self.recorded(request).await? {
@@ -223,7 +207,7 @@ impl BookRepository {
 
     /// The recorded answer for this request: `None` when there is no live record, an error when
     /// the key was used for another request.
-    async fn recorded(&self, request: &KeyedRequest) -> Result<Option<StoredResponse>, StoreError> {
+    async fn recorded(&self, request: &KeyedRequest) -> Result<Option<RecordedAnswer>, StoreError> {
         let call = self
             .client
             .get_item()
@@ -249,14 +233,14 @@ impl BookRepository {
         if record.fingerprint != request.fingerprint {
             return Err(StoreError::IdempotencyKeyReused);
         }
-        Ok(Some(record.response()))
+        Ok(record.answer.map(RecordedAnswer))
     }
 
     /// The Put of a record, conditional on there being no live record for the key.
     fn record_write(
         &self,
         request: &KeyedRequest,
-        response: &StoredResponse,
+        answer: &RecordedAnswer,
     ) -> Result<TransactWriteItem, StoreError> {
         let now = now_epoch();
         let record = RecordItem {
@@ -264,9 +248,7 @@ impl BookRepository {
             fingerprint: request.fingerprint.clone(),
             expires_at: now + RECORD_LIFETIME_SECONDS,
             recorded_at: now_timestamp(),
-            status: response.status,
-            headers: response.headers.clone(),
-            body: response.body.clone(),
+            answer: Some(answer.0.clone()),
         };
         let item: Item = serde_dynamo::to_item(&record).map_err(StoreError::malformed_item)?;
         let mut p = Placeholders::default();
@@ -316,9 +298,7 @@ mod tests {
             fingerprint: "f".into(),
             expires_at: 1_800_000_000,
             recorded_at: "2026-11-23T10:00:00Z".into(),
-            status: 201,
-            headers: BTreeMap::from([("etag".into(), "\"1.x\"".into())]),
-            body: "{}".into(),
+            answer: Some("opaque".into()),
         };
         let item: Item = serde_dynamo::to_item(&record).unwrap();
         assert_eq!(
@@ -330,7 +310,26 @@ mod tests {
             aws_sdk_dynamodb::types::AttributeValue::N("1800000000".into())
         );
         let back: RecordItem = serde_dynamo::from_item(item).unwrap();
-        assert_eq!(back.response(), record.response());
+        assert_eq!(back.answer, record.answer);
+    }
+
+    #[test]
+    fn a_record_without_an_answer_reads_as_one_that_cannot_be_replayed() {
+        let mut item: Item = serde_dynamo::to_item(RecordItem {
+            key: "k".into(),
+            fingerprint: "f".into(),
+            expires_at: 1_800_000_000,
+            recorded_at: "2026-11-23T10:00:00Z".into(),
+            answer: None,
+        })
+        .unwrap();
+        item.remove("Answer");
+        item.insert(
+            "Status".into(),
+            aws_sdk_dynamodb::types::AttributeValue::N("201".into()),
+        );
+        let back: RecordItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back.answer, None);
     }
 
     #[test]

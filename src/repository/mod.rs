@@ -35,7 +35,7 @@ pub use catalogue::{
 };
 pub use client::{ClientTimeouts, build_client, build_client_with, load_sdk_config};
 pub use error::StoreError;
-pub use idempotency::{KeyedOutcome, KeyedRequest, StoredResponse, records_table};
+pub use idempotency::{KeyedOutcome, KeyedRequest, RecordedAnswer, records_table};
 pub use listings::BooksOf;
 pub use recount::{CountFix, RecountReport, recount};
 
