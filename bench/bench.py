@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import shlex
 import signal
 import socket
@@ -23,6 +24,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import writes
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -54,8 +57,17 @@ OPS = {
     "author": ("Author page", "GET /authors/{author}/books?limit=20", "Query"),
     "category": ("Category page", "GET /categories/{category}/books?limit=20", "Query on CategoryIndex"),
     "patch": ("Format PATCH", 'PATCH /books/{author}/{title}/formats {"add":{"Audiobook":"X"}}', "UpdateItem ALL_NEW"),
+    "catalogue": ("Category list", "GET /categories", "Query on the catalogue table"),
+    "create": ("Create", "PUT /books/{author}/{new title} {category, formats}",
+               "TransactWriteItems: the book + 2 count ADDs"),
+    "delete": ("Delete", "DELETE /books/{author}/{title} of a created book",
+               "TransactWriteItems: the delete + 2 count ADDs"),
 }
+# Driven by bench/writes.py, not oha: each request needs a key of its own (see there).
+WRITE_OPS = ("create", "delete")
 TOKEN = "bench-token"
+# The write requests' bearer token: the static TOKEN unless a variant sets BENCH_TOKEN (a JWT).
+
 # GET requests per second per service core when the CPU targets were set (issue 11: 0.293 ms of
 # CPU per GET at 32 connections): the baseline of the "2 × throughput per core" target.
 BASELINE_GET_PER_CORE = 3413
@@ -84,6 +96,15 @@ def require_executable(path):
 
 def pinned(cpus, argv):
     return (["taskset", "-c", cpus] if cpus else []) + argv
+
+
+def cpu_list(cpus):
+    """The CPUs of a taskset list such as "1" or "0,2-3"."""
+    out = set()
+    for part in cpus.split(","):
+        first, _, last = part.partition("-")
+        out.update(range(int(first), int(last or first) + 1))
+    return out
 
 
 def cpu_ticks(pid):
@@ -139,6 +160,9 @@ class Bench:
         for op in self.ops:
             if op not in OPS:
                 die(f"unknown operation {op!r} in BENCH_OPS (known: {', '.join(OPS)})")
+        if "delete" in self.ops and ("create" not in self.ops
+                                     or self.ops.index("create") > self.ops.index("delete")):
+            die("BENCH_OPS: delete deletes the books create made, so create must come before it")
         self.out = setting("BENCH_OUT")
         os.makedirs(self.out, exist_ok=True)
         # Built by bench/run.sh with scripts/release-build.sh, so the benchmarked binary is the
@@ -160,10 +184,15 @@ class Bench:
             "BOOKSTORE_TABLE": "Books",
             "BOOKSTORE_ADDR": f"127.0.0.1:{self.port}",
             "BOOKSTORE_API_TOKENS": TOKEN,
+            # One token writes thousands a second here: the per-principal quota (50/s by default)
+            # would answer most with 429. A variant can set it to measure the quota's own cost.
+            "BOOKSTORE_WRITE_RATE": "0",
             "BENCH_CLK_TCK": str(self.clk_tck),
         })
         self.env.pop("BOOKSTORE_AUTH", None)
         self.service = None
+        self.token = TOKEN
+        self.created = []  # paths the create runs made, which the delete runs delete
         self.results = {"settings": {k: setting(k) for k in SETTINGS}}
 
     # ---- engine, data, service ------------------------------------------------------------
@@ -237,10 +266,12 @@ class Bench:
             with open(os.path.join(self.out, f"urls-{name}.txt")) as f:
                 return f.readline().strip()
         for op in self.ops:
+            if op in WRITE_OPS:
+                continue  # their runs check every status (writes.py)
             req = urllib.request.Request(first(op))
             if op == "patch":
                 req = urllib.request.Request(first(op), data=PATCH_BODY.encode(), method="PATCH",
-                                             headers={"Authorization": f"Bearer {TOKEN}",
+                                             headers={"Authorization": f"Bearer {self.token}",
                                                       "Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=10) as resp:
                 body = json.loads(resp.read())
@@ -251,11 +282,13 @@ class Bench:
     # ---- load -----------------------------------------------------------------------------
 
     def oha(self, op, concurrency, seconds, extra=()):
+        if op in WRITE_OPS:
+            return self.write_load(op, concurrency, seconds)
         argv = [self.oha_bin, "--no-tui", "--output-format", "json", "-c", str(concurrency),
                 "-z", f"{seconds}s", "--urls-from-file", os.path.join(self.out, f"urls-{op}.txt"),
                 *extra]
         if op == "patch":
-            argv += ["-m", "PATCH", "-H", f"Authorization: Bearer {TOKEN}",
+            argv += ["-m", "PATCH", "-H", f"Authorization: Bearer {self.token}",
                      "-H", "Content-Type: application/json", "-d", PATCH_BODY]
         pid = self.service.pid
         ticks = cpu_ticks(pid)
@@ -279,6 +312,41 @@ class Bench:
             "cpu_s": cpu_s,
             "cpu_ms_per_req": cpu_s * 1000 / total if total else 0.0,
         }
+
+    def write_load(self, op, concurrency, seconds):
+        """A create or delete run (bench/writes.py), on the service's CPUs as oha would be."""
+        if op == "create":
+            if not hasattr(self, "book_list"):
+                with open(self.books, encoding="utf-8") as f:
+                    self.book_list = json.load(f)
+            method, work = "PUT", writes.creates(self.book_list, random.Random())
+        else:
+            method, work = "DELETE", ((path, b"") for path in self.drain_created())
+        affinity = os.sched_getaffinity(0)
+        if self.service_cpu:
+            os.sched_setaffinity(0, cpu_list(self.service_cpu))
+        pid = self.service.pid
+        ticks = cpu_ticks(pid)
+        try:
+            r = writes.run(self.port, method, work, self.token, concurrency, seconds)
+        finally:
+            ticks = cpu_ticks(pid) - ticks
+            os.sched_setaffinity(0, affinity)
+        if op == "create":
+            self.created.extend(r["done"])
+        del r["done"]
+        total = r["requests"]
+        r["ok"] = sum(n for code, n in r["status_codes"].items() if code.startswith("2"))
+        if total == 0 or r["ok"] < total:
+            log(f"warning: {op}: status codes {r['status_codes']}")
+        r["errors"] = {}
+        r["cpu_s"] = ticks / self.clk_tck
+        r["cpu_ms_per_req"] = r["cpu_s"] * 1000 / total if total else 0.0
+        return r
+
+    def drain_created(self):
+        while self.created:
+            yield self.created.pop()
 
     def concurrency_for(self, op):
         """Connections (and ceiling workers) for an operation: pages have their own setting."""

@@ -1,7 +1,7 @@
 """A/B comparison of service variants, for deciding whether a change pays (bench/compare.sh).
 
 Each variant is a binary plus optional environment (for example LD_PRELOAD of another allocator,
-or a setting). Variants are measured in interleaved rounds (A B C A B C ...) against one engine
+or a setting; BENCH_TOKEN sets the bearer token the variant's writes send instead). Variants are measured in interleaved rounds (A B C A B C ...) against one engine
 and one data set, so that the machine's drift hits every variant alike; the report gives the
 median of each variant's rounds and its ratio to the first variant.
 
@@ -25,6 +25,8 @@ class Variant:
         parts = rest.split(",")
         self.name, self.bin = name, os.path.abspath(parts[0])
         self.env = dict(p.split("=", 1) for p in parts[1:] if p)
+        # For the load, not the service: the bearer token of this variant's writes.
+        self.token = self.env.pop("BENCH_TOKEN", bench.TOKEN)
         if not name or not os.access(self.bin, os.X_OK):
             bench.die(f"bad variant {spec!r}: want NAME=BINARY[,VAR=VALUE...] with an executable BINARY")
 
@@ -43,6 +45,8 @@ class Compare(bench.Bench):
 
     def round(self, variant):
         self.current = variant
+        self.token = variant.token
+        self.created = []  # each variant deletes only the books it created
         self.service_log = open(os.path.join(self.out, f"service-{variant.name}.log"), "w")
         self.service = self.spawn_service(self.service_log)
         self.wait_ready(self.service)
@@ -83,18 +87,19 @@ def render(variants, rounds, ops):
     def med(name, op, key):
         return statistics.median(r[op][key] for r in rounds[name])
     base = variants[0].name
-    lines = ["| variant | " + " | ".join(f"{op} CPU ms/req | {op} req/s" for op in ops) + " | peak RSS MiB |",
-             "|---|" + "---:|---:|" * len(ops) + "---:|"]
+    lines = ["| variant | " + " | ".join(f"{op} CPU ms/req | {op} req/s | {op} p50 / p99 ms"
+                                       for op in ops) + " | peak RSS MiB |",
+             "|---|" + "---:|---:|---:|" * len(ops) + "---:|"]
     for v in variants:
         cells = []
         for op in ops:
             cpu, rps = med(v.name, op, "cpu_ms_per_req"), med(v.name, op, "rps")
             ratio = cpu / med(base, op, "cpu_ms_per_req")
-            cells.append(f"{cpu:.3f} ({ratio:.2f}×) | {rps:,.0f}")
+            p50, p99 = med(v.name, op, "p50_ms"), med(v.name, op, "p99_ms")
+            cells.append(f"{cpu:.3f} ({ratio:.2f}×) | {rps:,.0f} | {p50:.2f} / {p99:.2f}")
         rss = statistics.median(r["peak_rss_kib"] for r in rounds[v.name]) / 1024
         lines.append(f"| {v.name} | " + " | ".join(cells) + f" | {rss:.1f} |")
     return "\n".join(lines)
-
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -10,6 +10,7 @@ Writes, deterministically (fixed random seed):
   OUT_DIR/urls-category.txt GET /categories/{category}/books?limit=20, one line per category
   OUT_DIR/urls-patch.txt   PATCH /books/{author}/{title}/formats, one line per book
   OUT_DIR/urls-page100.txt GET /categories/{category}/books?limit=100 (the compression runs)
+  OUT_DIR/urls-catalogue.txt GET /categories (one line: the storefront's first screen)
 
 Names have spaces and (for some categories) non-ASCII letters, so percent-decoding is exercised.
 """
@@ -72,6 +73,7 @@ def main() -> None:
           (f"{base}/categories/{seg(c)}/books?limit=20" for c in categories))
     write("urls-page100.txt",
           (f"{base}/categories/{seg(c)}/books?limit=100" for c in categories))
+    write("urls-catalogue.txt", [f"{base}/categories"])
     print(f"{len(books)} books, {authors} authors, {n_categories} categories -> {out}")
 
 

@@ -6,6 +6,11 @@
 //
 //   node issuer/issuer.mjs --port 9582 --redirect-uri http://127.0.0.1:9580/ \
 //        --resource http://127.0.0.1:9581 [--client-id storefront] [--user reader --password ...]
+//        [--machine-client bench --machine-secret S]
+//
+// `--machine-client` adds a confidential client with the client-credentials grant, for programs that
+// write without a person signing in (the benchmark's JWT writes): POST /token with
+// `grant_type=client_credentials`, `resource` and `scope`, authenticated with HTTP Basic.
 //
 // It listens on 127.0.0.1 only and keeps everything (keys, sessions, grants) in memory: a restart
 // forgets them, so tokens issued before it no longer verify. For local development and tests only.
@@ -24,8 +29,14 @@ const { values: opt } = parseArgs({
     'client-id': { type: 'string', default: 'storefront' },
     user: { type: 'string', default: 'reader' },
     password: { type: 'string' },
+    'machine-client': { type: 'string' },
+    'machine-secret': { type: 'string' },
   },
 });
+if (Boolean(opt['machine-client']) !== Boolean(opt['machine-secret'])) {
+  console.error('issuer: --machine-client and --machine-secret go together');
+  process.exit(2);
+}
 if (!opt['redirect-uri'] || !opt.resource) {
   console.error('usage: issuer.mjs --port N --redirect-uri URL [--redirect-uri URL ...] --resource URL'
     + ' [--scope S] [--client-id ID] [--user NAME --password PW]');
@@ -50,7 +61,14 @@ const provider = new Provider(issuer, {
     redirect_uris: opt['redirect-uri'],
     grant_types: ['authorization_code'],
     response_types: ['code'],
-  }],
+  }, ...(opt['machine-client'] ? [{
+    client_id: opt['machine-client'],
+    client_secret: opt['machine-secret'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  }] : [])],
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   pkce: { required: () => true },
@@ -78,6 +96,7 @@ const provider = new Provider(issuer, {
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   features: {
     devInteractions: { enabled: false },
+    clientCredentials: { enabled: Boolean(opt['machine-client']) },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => resource,
@@ -94,7 +113,7 @@ const provider = new Provider(issuer, {
       },
     },
   },
-  ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
+  ttl: { AccessToken: 3600, ClientCredentials: 3600, AuthorizationCode: 60, IdToken: 3600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
   async renderError(ctx, out) {
     ctx.type = 'html';
     ctx.body = page('Sign-in error', `<p class="error">${esc(out.error)}: ${esc(out.error_description || '')}</p>`);
