@@ -27,7 +27,7 @@ trap 'kill $pid 2>/dev/null' EXIT
 token=
 for _ in $(seq 50); do
   token=$(curl -sf -u "bench:$secret" -d grant_type=client_credentials -d "resource=$audience" \
-    -d scope=bookstore/write "$issuer/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') \
+    -d scope=bookstore/write "$issuer/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null) \
     && break
   sleep 0.2
 done
