@@ -210,7 +210,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     document.merge(
         routes
             .guarded
-            .merge(routes.public)
+            .merge(routes.health)
+            .merge(routes.docs)
             .merge(routes.metrics)
             .into_openapi(),
     );

@@ -22,6 +22,7 @@ mod schemas;
 
 use std::sync::Arc;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::{
     Router,
     extract::DefaultBodyLimit,
@@ -29,7 +30,7 @@ use axum::{
     middleware::from_fn_with_state,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, limit::GlobalConcurrencyLimitLayer, load_shed::LoadShedLayer};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     compression::{
@@ -110,8 +111,10 @@ impl Default for HttpOptions {
 struct RouteGroups {
     /// Behind the credentials and quota check for writes.
     guarded: OpenApiRouter<AppState>,
-    /// Health checks and the documentation.
-    public: OpenApiRouter<AppState>,
+    /// Health checks: never shed.
+    health: OpenApiRouter<AppState>,
+    /// The documentation.
+    docs: OpenApiRouter<AppState>,
     /// `/metrics`, on the API port or on its own.
     metrics: OpenApiRouter<AppState>,
 }
@@ -123,9 +126,8 @@ fn route_groups() -> RouteGroups {
             .merge(formats::router())
             .merge(listings::router())
             .merge(catalogue::router()),
-        public: OpenApiRouter::new()
-            .merge(health::router())
-            .merge(docs::router()),
+        health: health::router(),
+        docs: docs::router(),
         metrics: OpenApiRouter::new().routes(routes!(render_metrics)),
     }
 }
@@ -143,14 +145,33 @@ pub fn metrics_app(state: AppState) -> Router {
 pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOptions) -> Router {
     let RouteGroups {
         guarded,
-        public,
+        health,
+        docs,
         metrics,
     } = route_groups();
-    let api =
-        Router::from(guarded).route_layer(from_fn_with_state(state.clone(), auth::guard_writes));
-    let mut router = Router::new().merge(api).merge(Router::from(public));
+    // The in-flight cap: past it, an immediate 503 with `Retry-After` (ApiError::Overloaded).
+    // Queueing instead would only grow memory and latency until every request times out; an
+    // immediate 503 lets the client or load balancer retry elsewhere. tower's load shedding over
+    // one semaphore (the layer's clones share it), on every route but the health checks: a busy
+    // task is alive and serving, and failing its probes would have ECS or the ALB take it away
+    // when most needed. Chosen over a hand-written semaphore middleware by bench/compare.sh
+    // (BENCHMARKS.md, "Crates before hand-built parts").
+    let shed = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            tracing::debug!("in-flight cap reached; request shed");
+            ApiError::Overloaded
+        }))
+        .layer(LoadShedLayer::new())
+        .layer(GlobalConcurrencyLimitLayer::new(options.max_in_flight));
+    let api = Router::from(guarded)
+        .route_layer(from_fn_with_state(state.clone(), auth::guard_writes))
+        .route_layer(shed.clone());
+    let mut router = Router::new()
+        .merge(api)
+        .merge(Router::from(health))
+        .merge(Router::from(docs).route_layer(shed.clone()));
     if options.metrics_on_api_port {
-        router = router.merge(Router::from(metrics));
+        router = router.merge(Router::from(metrics).route_layer(shed));
     }
     let router = router
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
@@ -168,10 +189,7 @@ pub fn app_with(state: AppState, cors_origins: &[HeaderValue], options: &HttpOpt
         ))
         .layer(compression())
         .option_layer(cors(cors_origins))
-        .layer(from_fn_with_state(
-            middleware::InFlight::new(options.max_in_flight),
-            middleware::admit,
-        ))
+        .layer(axum::middleware::from_fn(middleware::admit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES));
     router.layer(layers)

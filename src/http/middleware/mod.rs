@@ -1,6 +1,7 @@
 //! Cross-cutting request handling, in two middlewares around the routes: [`envelope`] (request
 //! id, log span and access log, security headers, metrics) outside compression and CORS, and
-//! [`admit`] (load shedding, deadlines, problem `instance`) inside them; plus the panic handler.
+//! [`admit`] (deadlines, problem `instance`) inside them; plus the panic handler. Load shedding is
+//! tower's, on the routes (`http::app_with`).
 
 mod admission;
 mod deadline;
@@ -10,7 +11,7 @@ mod request_metrics;
 
 use axum::response::{IntoResponse, Response};
 
-pub(super) use admission::{InFlight, admit};
+pub(super) use admission::admit;
 pub use deadline::{BODY_READ_TIMEOUT, REQUEST_DEADLINE};
 pub(super) use envelope::envelope;
 pub(super) use request_metrics::RequestMetrics;
