@@ -53,7 +53,12 @@ fn log_failure(span: &tracing::Span, response: &Response) {
 /// One middleware rather than six layers, so that what every request gets is read in one place.
 /// It was expected to save CPU (each layer boxed a future and cloned its inner service per
 /// request), but BENCHMARKS.md measured 0.99x of the six layers' CPU per GET and 0.97x per author
-/// page, inside that run's noise: it is kept for the reading, not for speed.
+/// page, inside that run's noise: it is kept for the reading, not for speed. Those six layers were
+/// tower-http's `SetRequestId`, `PropagateRequestId` and `TraceLayer` beside three hand-written
+/// ones, because what the crates cannot express stays hand-written either way: the request-id rule
+/// (request_id.rs), the route-labelled metrics and `no-store` on writes (both need the request's
+/// method and route when the response is out, which `TraceLayer`'s `on_response` and
+/// `SetResponseHeader` are not given).
 ///
 /// Security headers: `nosniff` on every response, a same-origin CSP on `/docs`, and `no-store`
 /// on every write response (errors included), so that no cache ever replays a write's answer.

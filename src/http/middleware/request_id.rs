@@ -1,4 +1,8 @@
 //! The request id: the caller's, when it is safe to echo and log, or a fresh UUID.
+//!
+//! Not tower-http's `SetRequestIdLayer`: it keeps whatever id the caller sent and makes one only
+//! when the header is missing, so it cannot express the rule here (a malformed or repeated id is
+//! replaced, never echoed into logs).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use uuid::Uuid;
