@@ -23,6 +23,11 @@ use crate::domain::{
 impl BookRepository {
     /// GetItem, strongly consistent.
     pub async fn get(&self, key: &BookKey) -> Result<Option<Book>, StoreError> {
+        self.get_attributes(key).await?.map(parse_book).transpose()
+    }
+
+    /// GetItem, strongly consistent: the item's attributes as DynamoDB returned them.
+    async fn get_attributes(&self, key: &BookKey) -> Result<Option<Item>, StoreError> {
         let call = self
             .client
             .get_item()
@@ -32,7 +37,7 @@ impl BookRepository {
         let output = instrumented("GetItem", call)
             .await
             .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        output.item.map(parse_book).transpose()
+        Ok(output.item)
     }
 
     /// TransactWriteItems: the book (`attribute_not_exists(Author)`) and `ADD 1` on its author's
@@ -217,16 +222,7 @@ impl BookRepository {
 
     /// GetItem, strongly consistent, as the stored item.
     async fn get_item(&self, key: &BookKey) -> Result<Option<BookItem>, StoreError> {
-        let call = self
-            .client
-            .get_item()
-            .for_book(self.table(), key)
-            .consistent_read(true)
-            .send();
-        let output = instrumented("GetItem", call)
-            .await
-            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        parse_image(output.item)
+        parse_image(self.get_attributes(key).await?)
     }
 
     /// One conditional UpdateItem of a book, asking for `returns` when it is written and for

@@ -48,6 +48,26 @@ fn counted(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
 }
 
+/// What `listing` counts, compared with `expected` (name, count), with the listing in the message.
+async fn assert_counts(app: &TestApp, listing: &str, expected: &[(&str, u64)]) {
+    assert_eq!(counts(app, listing).await, counted(expected), "{listing}");
+}
+
+/// `PUT /books/{author}/{title}` with only a category: a create, or a replace that may move it.
+async fn put_category(
+    app: &TestApp,
+    author: &str,
+    title: &str,
+    category: &str,
+) -> reqwest::Response {
+    app.write(
+        Method::PUT,
+        &book_path(author, title),
+        json!({"category": category}),
+    )
+    .await
+}
+
 async fn create(app: &TestApp, author: &str, title: &str, category: &str) {
     let response = app
         .write(
@@ -78,35 +98,17 @@ async fn every_membership_change_moves_the_counts() {
     let app = spawn_app().await;
 
     create(&app, "Ann", "One", "Suspense").await;
-    let put = app
-        .write(
-            Method::PUT,
-            &book_path("Bob", "Two"),
-            json!({"category": "Drama"}),
-        )
-        .await;
+    let put = put_category(&app, "Bob", "Two", "Drama").await;
     assert_eq!(put.status(), StatusCode::CREATED);
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Drama", 1), ("Suspense", 1)])
-    );
-    assert_eq!(
-        counts(&app, "/authors").await,
-        counted(&[("Ann", 1), ("Bob", 1)])
-    );
+    assert_counts(&app, "/categories", &[("Drama", 1), ("Suspense", 1)]).await;
+    assert_counts(&app, "/authors", &[("Ann", 1), ("Bob", 1)]).await;
 
     // A category change by PUT, then one by merge patch, each with a precondition that holds.
-    let moved = app
-        .write(
-            Method::PUT,
-            &book_path("Ann", "One"),
-            json!({"category": "Drama"}),
-        )
-        .await;
+    let moved = put_category(&app, "Ann", "One", "Drama").await;
     assert_eq!(moved.status(), StatusCode::OK);
     let tag = moved.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(moved.json::<Value>().await.unwrap()["version"], 2);
-    assert_eq!(counts(&app, "/categories").await, counted(&[("Drama", 2)]));
+    assert_counts(&app, "/categories", &[("Drama", 2)]).await;
     let patched = app
         .authed(Method::PATCH, &book_path("Ann", "One"))
         .header("content-type", "application/merge-patch+json")
@@ -130,10 +132,7 @@ async fn every_membership_change_moves_the_counts() {
         book,
         "the book a category-changing patch returns is the one stored"
     );
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Drama", 1), ("Poetry", 1)])
-    );
+    assert_counts(&app, "/categories", &[("Drama", 1), ("Poetry", 1)]).await;
 
     // A batch: one new book, one moved, one replaced in place; merged per name.
     let batch = json!({"books": [
@@ -146,11 +145,8 @@ async fn every_membership_change_moves_the_counts() {
         response.json::<Value>().await.unwrap(),
         json!({"created": 1, "replaced": 2})
     );
-    assert_eq!(counts(&app, "/categories").await, counted(&[("Poetry", 3)]));
-    assert_eq!(
-        counts(&app, "/authors").await,
-        counted(&[("Ann", 1), ("Bob", 2)])
-    );
+    assert_counts(&app, "/categories", &[("Poetry", 3)]).await;
+    assert_counts(&app, "/authors", &[("Ann", 1), ("Bob", 2)]).await;
 
     let deleted = app
         .authed(Method::DELETE, &book_path("Bob", "Three"))
@@ -158,11 +154,8 @@ async fn every_membership_change_moves_the_counts() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert_eq!(counts(&app, "/categories").await, counted(&[("Poetry", 2)]));
-    assert_eq!(
-        counts(&app, "/authors").await,
-        counted(&[("Ann", 1), ("Bob", 1)])
-    );
+    assert_counts(&app, "/categories", &[("Poetry", 2)]).await;
+    assert_counts(&app, "/authors", &[("Ann", 1), ("Bob", 1)]).await;
 }
 
 #[tokio::test]
@@ -259,13 +252,7 @@ async fn a_name_with_no_books_left_disappears() {
     create(&app, "Ann", "One", "Suspense").await;
     create(&app, "Bob", "Two", "Drama").await;
 
-    let moved = app
-        .write(
-            Method::PUT,
-            &book_path("Ann", "One"),
-            json!({"category": "Drama"}),
-        )
-        .await;
+    let moved = put_category(&app, "Ann", "One", "Drama").await;
     assert_eq!(moved.status(), StatusCode::OK);
     let deleted = app
         .authed(Method::DELETE, &book_path("Bob", "Two"))
@@ -274,8 +261,8 @@ async fn a_name_with_no_books_left_disappears() {
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
-    assert_eq!(counts(&app, "/categories").await, counted(&[("Drama", 1)]));
-    assert_eq!(counts(&app, "/authors").await, counted(&[("Ann", 1)]));
+    assert_counts(&app, "/categories", &[("Drama", 1)]).await;
+    assert_counts(&app, "/authors", &[("Ann", 1)]).await;
     // A prefix that only matches the emptied name is an empty page.
     let page: Value = app
         .get("/categories?name_prefix=Sus")
@@ -286,10 +273,7 @@ async fn a_name_with_no_books_left_disappears() {
     assert_eq!(page, json!({"items": [], "next_cursor": null}));
     // And a name that comes back counts from one again.
     create(&app, "Bob", "Three", "Suspense").await;
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Drama", 1), ("Suspense", 1)])
-    );
+    assert_counts(&app, "/categories", &[("Drama", 1), ("Suspense", 1)]).await;
 }
 
 #[tokio::test]
@@ -445,10 +429,7 @@ async fn concurrent_writes_on_one_category_keep_it_exact() {
     });
     futures_util::future::join_all(writes).await;
     // 24 books, 6 deleted (i % 4 == 0); of the 8 moved (i % 3 == 0), 2 also deleted (0, 12).
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Cold", 6), ("Hot", 12)])
-    );
+    assert_counts(&app, "/categories", &[("Cold", 6), ("Hot", 12)]).await;
     assert_eq!(counts(&app, "/authors").await.values().sum::<u64>(), 18);
 }
 
@@ -471,10 +452,7 @@ async fn recount_counts_books_written_by_other_tools() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Ghost", 7), ("Suspense", 1)])
-    );
+    assert_counts(&app, "/categories", &[("Ghost", 7), ("Suspense", 1)]).await;
 
     let report = bookstore::repository::recount(app.repo.client(), app.repo.table())
         .await
@@ -483,14 +461,8 @@ async fn recount_counts_books_written_by_other_tools() {
     // Suspense and Ann (one raw book each), Drama and Tool (new), Ghost (removed).
     assert_eq!(report.fixes.len(), 5, "{report:?}");
     assert!(report.raced.is_empty());
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Drama", 1), ("Suspense", 2)])
-    );
-    assert_eq!(
-        counts(&app, "/authors").await,
-        counted(&[("Ann", 2), ("Tool", 2)])
-    );
+    assert_counts(&app, "/categories", &[("Drama", 1), ("Suspense", 2)]).await;
+    assert_counts(&app, "/authors", &[("Ann", 2), ("Tool", 2)]).await;
     let items = app
         .repo
         .client()
@@ -515,18 +487,9 @@ async fn recount_counts_books_written_by_other_tools() {
         .unwrap();
     assert!(again.fixes.is_empty(), "{again:?}");
     // And the service's writes go on from the recounted numbers: a PUT moves the raw book.
-    let moved = app
-        .write(
-            Method::PUT,
-            &book_path("Tool", "Four"),
-            json!({"category": "Drama"}),
-        )
-        .await;
+    let moved = put_category(&app, "Tool", "Four", "Drama").await;
     assert_eq!(moved.status(), StatusCode::OK);
-    assert_eq!(
-        counts(&app, "/categories").await,
-        counted(&[("Drama", 2), ("Suspense", 2)])
-    );
+    assert_counts(&app, "/categories", &[("Drama", 2), ("Suspense", 2)]).await;
 }
 
 #[test]

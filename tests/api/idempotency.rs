@@ -7,7 +7,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{
-    ORIGIN, OTHER_TOKEN, Proxy, TestApp, book_path, engine_endpoint, error_fields, problem,
+    ORIGIN, OTHER_TOKEN, Proxy, TestApp, book_path, engine_endpoint, error_fields, header, problem,
     spawn_app,
 };
 use bookstore::repository::records_table;
@@ -503,20 +503,13 @@ async fn other_routes_ignore_the_key() {
 async fn browsers_may_send_the_key_and_see_a_replay() {
     let app = spawn_app().await;
     let preflight = app
-        .request(Method::OPTIONS, "/books")
-        .header("Origin", ORIGIN)
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
+        .preflight(
+            "POST",
+            "/books",
             "authorization, content-type, idempotency-key",
         )
-        .send()
-        .await
-        .unwrap();
-    let allowed = preflight.headers()["access-control-allow-headers"]
-        .to_str()
-        .unwrap()
-        .to_lowercase();
+        .await;
+    let allowed = header(&preflight, "access-control-allow-headers").to_lowercase();
     assert!(allowed.contains("idempotency-key"), "{allowed}");
 
     let response = app
@@ -527,9 +520,6 @@ async fn browsers_may_send_the_key_and_see_a_replay() {
         .send()
         .await
         .unwrap();
-    let exposed = response.headers()["access-control-expose-headers"]
-        .to_str()
-        .unwrap()
-        .to_lowercase();
+    let exposed = header(&response, "access-control-expose-headers").to_lowercase();
     assert!(exposed.contains("idempotent-replayed"), "{exposed}");
 }

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::{
     issuer::{AUDIENCE, Jwks, TestIssuer, TestKey, WRITE_SCOPE, now, segment},
     support::{
-        ORIGIN, TOKEN, TestApp, book_path, engine_endpoint, free_port, problem, spawn_app_with,
+        ORIGIN, TOKEN, TestApp, book_path, engine_endpoint, free_port, header, problem,
+        spawn_app_with,
     },
 };
 
@@ -42,10 +43,7 @@ async fn create(app: &TestApp, token: &str, title: &str) -> Response {
 
 /// Checks a 401 with `error="invalid_token"` that shows nothing of the token.
 async fn assert_invalid_token(response: Response, token: &str) {
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = header(&response, "www-authenticate");
     assert!(
         challenge.starts_with(r#"Bearer error="invalid_token""#),
         "{challenge}"
@@ -347,10 +345,7 @@ async fn authorization_headers_that_are_not_credentials_are_401() {
             .send()
             .await
             .unwrap();
-        let challenge = response.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let challenge = header(&response, "www-authenticate");
         assert!(challenge.starts_with("Bearer"), "{value:?}: {challenge}");
         let body = problem(response, StatusCode::UNAUTHORIZED).await;
         assert!(!body.to_string().contains("aaaa") && !body.to_string().contains("bbbb"));
@@ -438,16 +433,12 @@ async fn browsers_may_send_tokens_cross_origin_and_read_the_challenge() {
     let issuer = TestIssuer::start(vec![key.clone()]).await;
     let app = app_trusting(&issuer.url).await;
     let preflight = app
-        .request(Method::OPTIONS, "/books")
-        .header("Origin", ORIGIN)
-        .header("Access-Control-Request-Method", "POST")
-        .header(
-            "Access-Control-Request-Headers",
+        .preflight(
+            "POST",
+            "/books",
             "authorization,content-type,idempotency-key",
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert!(preflight.status().is_success());
     let allowed = preflight.headers()["access-control-allow-headers"]
         .to_str()

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::support::{
-    HttpOnlyApp, ORIGIN, engine_endpoint, problem, sdk_config, spawn_app, spawn_app_at,
+    HttpOnlyApp, ORIGIN, engine_endpoint, header, problem, sdk_config, spawn_app, spawn_app_at,
 };
 use bookstore::repository::{self, migrate};
 
@@ -81,10 +81,7 @@ async fn cors_preflight_and_exposed_headers() {
         .await;
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], ORIGIN);
-    let allowed = preflight.headers()["access-control-allow-headers"]
-        .to_str()
-        .unwrap()
-        .to_lowercase();
+    let allowed = header(&preflight, "access-control-allow-headers").to_lowercase();
     for header in ["authorization", "content-type", "if-match", "if-none-match"] {
         assert!(allowed.contains(header), "{allowed}");
     }
@@ -95,10 +92,7 @@ async fn cors_preflight_and_exposed_headers() {
                 .header("Origin", ORIGIN),
         )
         .await;
-    let exposed = actual.headers()["access-control-expose-headers"]
-        .to_str()
-        .unwrap()
-        .to_lowercase();
+    let exposed = header(&actual, "access-control-expose-headers").to_lowercase();
     for header in ["etag", "location", "x-request-id"] {
         assert!(exposed.contains(header), "{exposed}");
     }

@@ -211,6 +211,17 @@ impl TestApp {
     }
 
     /// GET a path.
+    /// A CORS preflight from [`ORIGIN`] for `method` on `path`, asking to send `headers`.
+    pub(crate) async fn preflight(&self, method: &str, path: &str, headers: &str) -> Response {
+        self.request(Method::OPTIONS, path)
+            .header("Origin", ORIGIN)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", headers)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path).send().await.unwrap()
     }
@@ -372,6 +383,11 @@ impl HttpOnlyApp {
 }
 
 /// `/books/{author}/{title}` with both segments percent-encoded.
+/// A response header as text; panics when it is missing or not visible ASCII.
+pub(crate) fn header(response: &Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_owned()
+}
+
 pub(crate) fn book_path(author: &str, title: &str) -> String {
     format!("/books/{}/{}", enc(author), enc(title))
 }
