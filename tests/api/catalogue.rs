@@ -1,57 +1,12 @@
 //! `GET /categories` and `GET /authors`: names with exact book counts, and `bookstore recount`.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, book_path, enc, engine_endpoint, problem, spawn_app};
-
-/// Every name of `listing` (`/categories` or `/authors`) with its count, walked page by page.
-async fn counts(app: &TestApp, listing: &str) -> BTreeMap<String, u64> {
-    walk(app, listing, "", 7).await.into_iter().collect()
-}
-
-/// The names of a listing in the order the pages give them, checking each page's shape.
-async fn walk(app: &TestApp, listing: &str, query: &str, limit: u32) -> Vec<(String, u64)> {
-    let mut names = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1_000 {
-        let mut path = format!("{listing}?limit={limit}{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", enc(c)));
-        }
-        let response = app.get(&path).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let page: Value = response.json().await.unwrap();
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= limit as usize);
-        assert!(
-            cursor.is_none() || !items.is_empty(),
-            "an empty page after the first"
-        );
-        for item in items {
-            let books = item["books"].as_u64().unwrap();
-            assert!(books >= 1, "{item}");
-            names.push((item["name"].as_str().unwrap().to_owned(), books));
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return names,
-        }
-    }
-    panic!("{listing} never ended");
-}
-
-fn counted(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    pairs.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
-}
-
-/// What `listing` counts, compared with `expected` (name, count), with the listing in the message.
-async fn assert_counts(app: &TestApp, listing: &str, expected: &[(&str, u64)]) {
-    assert_eq!(counts(app, listing).await, counted(expected), "{listing}");
-}
+use crate::support::{
+    TestApp, assert_counts, book_path, counts, enc, engine_endpoint, problem, spawn_app, walk,
+};
 
 /// `PUT /books/{author}/{title}` with only a category: a create, or a replace that may move it.
 async fn put_category(
@@ -402,35 +357,6 @@ async fn bad_parameters_are_a_400_naming_the_parameter() {
             );
         }
     }
-}
-
-#[tokio::test]
-async fn concurrent_writes_on_one_category_keep_it_exact() {
-    let app = spawn_app().await;
-    let writes = (0..24).map(|i| {
-        let app = &app;
-        async move {
-            let path = book_path(&format!("Writer {}", i % 4), &format!("Book {i}"));
-            let created = app
-                .write(Method::PUT, &path, json!({"category": "Hot"}))
-                .await;
-            assert_eq!(created.status(), StatusCode::CREATED);
-            if i % 3 == 0 {
-                let moved = app
-                    .write(Method::PUT, &path, json!({"category": "Cold"}))
-                    .await;
-                assert_eq!(moved.status(), StatusCode::OK);
-            }
-            if i % 4 == 0 {
-                let deleted = app.authed(Method::DELETE, &path).send().await.unwrap();
-                assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-            }
-        }
-    });
-    futures_util::future::join_all(writes).await;
-    // 24 books, 6 deleted (i % 4 == 0); of the 8 moved (i % 3 == 0), 2 also deleted (0, 12).
-    assert_counts(&app, "/categories", &[("Cold", 6), ("Hot", 12)]).await;
-    assert_eq!(counts(&app, "/authors").await.values().sum::<u64>(), 18);
 }
 
 #[tokio::test]

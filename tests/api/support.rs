@@ -5,7 +5,7 @@
 //! the suite at another engine instead: `scripts/test.sh` runs it again on moto_server that way.
 //! The app is built by `Application::build`, exactly as `bookstore serve` builds it.
 
-use std::{net::SocketAddr, sync::OnceLock, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, sync::OnceLock, time::Duration};
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::Credentials;
@@ -589,4 +589,55 @@ pub(crate) async fn scripted_dynamodb(
         }
     });
     endpoint
+}
+
+/// Every name of `listing` (`/categories` or `/authors`) with its count, walked page by page.
+pub(crate) async fn counts(app: &TestApp, listing: &str) -> BTreeMap<String, u64> {
+    walk(app, listing, "", 7).await.into_iter().collect()
+}
+
+/// The names of a listing in the order the pages give them, checking each page's shape.
+pub(crate) async fn walk(
+    app: &TestApp,
+    listing: &str,
+    query: &str,
+    limit: u32,
+) -> Vec<(String, u64)> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1_000 {
+        let mut path = format!("{listing}?limit={limit}{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", enc(c)));
+        }
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let page: Value = response.json().await.unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= limit as usize);
+        assert!(
+            cursor.is_none() || !items.is_empty(),
+            "an empty page after the first"
+        );
+        for item in items {
+            let books = item["books"].as_u64().unwrap();
+            assert!(books >= 1, "{item}");
+            names.push((item["name"].as_str().unwrap().to_owned(), books));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return names,
+        }
+    }
+    panic!("{listing} never ended");
+}
+
+/// The counts `pairs` name, as [`counts`] returns them.
+pub(crate) fn counted(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect()
+}
+
+/// What `listing` counts, compared with `expected` (name, count), with the listing in the message.
+pub(crate) async fn assert_counts(app: &TestApp, listing: &str, expected: &[(&str, u64)]) {
+    assert_eq!(counts(app, listing).await, counted(expected), "{listing}");
 }
