@@ -38,8 +38,9 @@ EOF
 }
 
 storefront_issuer() {
+  # --name=VALUE: a generated password may begin with "-", which parseArgs would take for an option.
   node "$storefront_dir/issuer/issuer.mjs" --port "$1" --redirect-uri "$2/" --resource "$3" \
-    --user "$4" --password "$5" >"$6" 2>&1 &
+    --user="$4" --password="$5" >"$6" 2>&1 &
   # shellcheck disable=SC2034  # read by the script that sourced this file
   storefront_issuer_pid=$!
 }
