@@ -252,12 +252,17 @@ class Bench:
             time.sleep(poll)
         die("the service did not become ready in 30 s")
 
-    def start_service(self):
+    def launch(self, log_name):
+        """Starts the service (spawn_service) on a free port and waits until it is ready; a
+        service already answering there would be measured instead, so that is refused."""
         if http_status(self.port, "/health/live") is not None:
             die(f"something already answers on 127.0.0.1:{self.port}; set BENCH_PORT")
-        self.service_log = open(os.path.join(self.out, "service.log"), "w")
+        self.service_log = open(os.path.join(self.out, log_name), "w")
         self.service = self.spawn_service(self.service_log)
         self.wait_ready(self.service)
+
+    def start_service(self):
+        self.launch("service.log")
         self.sanity_check()
 
     def sanity_check(self):

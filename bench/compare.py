@@ -47,11 +47,7 @@ class Compare(bench.Bench):
         self.current = variant
         self.token = variant.token
         self.created = []  # each variant deletes only the books it created
-        if bench.http_status(self.port, "/health/live") is not None:
-            bench.die(f"something already answers on 127.0.0.1:{self.port}; set BENCH_PORT")
-        self.service_log = open(os.path.join(self.out, f"service-{variant.name}.log"), "w")
-        self.service = self.spawn_service(self.service_log)
-        self.wait_ready(self.service)
+        self.launch(f"service-{variant.name}.log")
         try:
             results = {}
             for op in self.ops:

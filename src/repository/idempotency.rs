@@ -4,8 +4,9 @@
 //! A record is keyed by an opaque string the caller derives (from the token and the client's
 //! key; the token itself never reaches this module) and holds a fingerprint of the request and
 //! the answer to give again, encoded by the caller: what an answer is (an HTTP status, headers, a
-//! body) is the HTTP layer's business, so here it is an opaque string. Only writes that happen are recorded: a request that fails
-//! writes neither its effect nor a record, so the client may retry it.
+//! body) is the HTTP layer's business, so here it is an opaque string. Only writes that happen
+//! are recorded: a request that fails writes neither its effect nor a record, so the client may
+//! retry it.
 //!
 //! Concurrency. Within one process a key is claimed in memory for the duration of the request,
 //! so a repeat that arrives meanwhile is refused (409) before it reaches DynamoDB. Across
