@@ -14,6 +14,7 @@ use subtle::{Choice, ConstantTimeEq};
 
 pub use oidc::{DEFAULT_WRITE_SCOPE, OidcSettings, OidcSetupError, OidcVerifier};
 pub use principal::Principal;
+pub(crate) use principal::sha256_hex;
 
 /// Who may write.
 #[derive(Clone, Debug)]
@@ -50,9 +51,9 @@ pub enum AuthError {
     /// A valid access token without the write scope (the scope it lacks).
     #[error("the access token lacks the scope '{0}'")]
     InsufficientScope(Arc<str>),
-    /// The issuer's keys are needed and cannot be fetched; retry after these seconds.
+    /// The issuer's keys are needed and cannot be fetched; retry after this long.
     #[error("the token issuer's keys cannot be fetched, retry shortly")]
-    KeysUnavailable(u64),
+    KeysUnavailable(std::time::Duration),
 }
 
 /// Longest `Authorization` value looked at; anything longer is refused unread.

@@ -47,8 +47,8 @@ pub(super) enum Lookup {
     Found(Arc<SigningKey>),
     /// The issuer has no such key (after a refetch, or none was allowed yet).
     Unknown,
-    /// Keys are needed and cannot be fetched; retry after these seconds.
-    Unavailable(u64),
+    /// Keys are needed and cannot be fetched; retry after this long.
+    Unavailable(Duration),
 }
 
 /// The issuer's keys and when they were fetched.
@@ -115,7 +115,7 @@ impl KeySet {
             return found;
         }
         if let Some(wait) = retry_in {
-            return Lookup::Unavailable(whole_seconds(wait));
+            return Lookup::Unavailable(wait);
         }
         if fresh && !self.may_refetch_for_unknown_kid() {
             return Lookup::Unknown;
@@ -126,7 +126,7 @@ impl KeySet {
             Some(found) => found,
             // The keys were needed (none held, or the token's key is not among those held)
             // and could not be fetched.
-            None if !fetched => Lookup::Unavailable(whole_seconds(RETRY_FAILED_FETCH_AFTER)),
+            None if !fetched => Lookup::Unavailable(RETRY_FAILED_FETCH_AFTER),
             None => Lookup::Unknown,
         }
     }
@@ -320,11 +320,6 @@ pub(super) fn fetchable_url(url: &str) -> Result<Url, String> {
             "'{url}' must be https (http only on localhost or a loopback address)"
         )),
     }
-}
-
-/// A wait in whole seconds for `Retry-After`, at least 1.
-fn whole_seconds(wait: Duration) -> u64 {
-    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 #[cfg(test)]

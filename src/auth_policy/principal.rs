@@ -26,12 +26,7 @@ pub enum Principal {
 impl Principal {
     /// The principal of a static token.
     pub fn static_token(token: &str) -> Self {
-        let digest = Sha256::new()
-            .chain_update(b"bearer\n")
-            .chain_update(token.as_bytes())
-            .finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Self::Token(hex.into())
+        Self::Token(sha256_hex(&[b"bearer\n", token.as_bytes()]).into())
     }
 
     /// A string naming this principal and no other: what its idempotency keys and quota are
@@ -60,9 +55,32 @@ impl fmt::Display for Principal {
     }
 }
 
+/// The SHA-256 of `parts` one after another, as 64 lowercase hex digits.
+pub(crate) fn sha256_hex(parts: &[&[u8]]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+    }
+    hash.finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            use std::fmt::Write as _;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_sha256_hex() {
+        assert_eq!(
+            sha256_hex(&[b"a", b"bc"]),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn a_token_is_named_by_its_hash_only() {

@@ -1,7 +1,8 @@
-//! The header values that name a book: its entity tag and its URL.
+//! Header values more than one part of the HTTP layer writes: a book's entity tag and URL, and
+//! the whole seconds of `Retry-After` and `RateLimit`.
 //!
-//! Handlers, problem documents and recorded idempotent answers all write them; they live apart
-//! from any of those so that none has to import another.
+//! Handlers, problem documents, recorded idempotent answers and the quota write them; they live
+//! apart from any of those so that none has to import another.
 
 use axum::http::HeaderValue;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -14,6 +15,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// `wait` in whole seconds, rounded up, at least `min`.
+pub(super) fn whole_seconds(wait: std::time::Duration, min: u64) -> u64 {
+    (wait.as_secs_f64().ceil() as u64).max(min)
+}
 
 /// The `ETag` header value for a revision.
 pub(super) fn etag(revision: &Revision) -> HeaderValue {

@@ -11,7 +11,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use sha2::{Digest, Sha256};
 use utoipa::{
     IntoParams, IntoResponses, PartialSchema, ToSchema,
     openapi::{
@@ -28,7 +27,7 @@ use super::{
     responses::{AuthErrors, BackendErrors, BodyErrors},
 };
 use crate::{
-    auth_policy::Principal,
+    auth_policy::{Principal, sha256_hex},
     domain::{Book, NewBook},
     repository::{BookRepository, KeyedOutcome, KeyedRequest, RecordedAnswer, StoreError},
 };
@@ -115,20 +114,6 @@ fn caller_scope(request: &Request) -> String {
         .extensions()
         .get::<Principal>()
         .map_or_else(|| Principal::Anonymous.scope(), Principal::scope)
-}
-
-fn sha256_hex(parts: &[&[u8]]) -> String {
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update(part);
-    }
-    hash.finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, b| {
-            use std::fmt::Write as _;
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
 }
 
 /// `POST /books` under a key: the created book's answer, written with its record or replayed.
@@ -366,13 +351,5 @@ mod tests {
             sha256_hex(&[b"bearer\n", b"alpha"])
         );
         assert_eq!(scope(None), "anonymous");
-    }
-
-    #[test]
-    fn hashes_are_sha256_hex() {
-        assert_eq!(
-            sha256_hex(&[b"a", b"bc"]),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

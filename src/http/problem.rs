@@ -158,6 +158,7 @@ impl From<StoreError> for ApiError {
                 "a request with this Idempotency-Key is still in progress; retry shortly".into(),
             ),
             StoreError::InvalidCursor(why) => Self::BadRequest(why.into()),
+            // Unavailable and NoTable are always transient: the guard takes them.
             err if err.is_transient() => Self::Unavailable(Some(FailureCause(Arc::new(err)))),
             err @ (StoreError::Unavailable(_)
             | StoreError::NoTable(_)
@@ -262,7 +263,8 @@ impl IntoResponse for ApiError {
         }
         let headers = response.headers_mut();
         match self {
-            Self::Auth(AuthError::KeysUnavailable(seconds)) => {
+            Self::Auth(AuthError::KeysUnavailable(wait)) => {
+                let seconds = super::headers::whole_seconds(wait, 1);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             Self::Auth(refused) => {

@@ -18,6 +18,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 
+use super::headers::whole_seconds;
 use crate::auth_policy::Principal;
 
 /// The quota and its window (draft-ietf-httpapi-ratelimit-headers).
@@ -33,8 +34,14 @@ pub const DEFAULT_WRITE_BURST: u32 = 100;
 /// not stay in memory.
 const FORGET_FULL_BUCKETS_EVERY: u32 = 4096;
 
-type Limiter =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+/// Keyed by the principal itself (an `Arc` clone when a bucket is made), not by a string built
+/// for every write.
+type Limiter = RateLimiter<
+    Principal,
+    DefaultKeyedStateStore<Principal>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// The write quota of every principal.
 pub struct WriteQuota {
@@ -93,7 +100,7 @@ impl WriteQuota {
         {
             self.limiter.retain_recent();
         }
-        match self.limiter.check_key(&principal.scope()) {
+        match self.limiter.check_key(principal) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 // Until the bucket is full again.
@@ -130,11 +137,6 @@ impl QuotaState {
         headers.insert(RATELIMIT_POLICY, self.policy);
         headers.insert(RATELIMIT, self.remaining);
     }
-}
-
-/// `wait` in whole seconds, rounded up, at least `min`.
-fn whole_seconds(wait: Duration, min: u64) -> u64 {
-    (wait.as_secs_f64().ceil() as u64).max(min)
 }
 
 #[cfg(test)]
