@@ -65,9 +65,9 @@ OPS = {
 }
 # Driven by bench/writes.py, not oha: each request needs a key of its own (see there).
 WRITE_OPS = ("create", "delete")
+# Operations the ceiling and the floor (examples/bench_*.rs) do not have: comparisons only.
+COMPARE_ONLY_OPS = ("catalogue", *WRITE_OPS)
 TOKEN = "bench-token"
-# The write requests' bearer token: the static TOKEN unless a variant sets BENCH_TOKEN (a JWT).
-
 # GET requests per second per service core when the CPU targets were set (issue 11: 0.293 ms of
 # CPU per GET at 32 connections): the baseline of the "2 × throughput per core" target.
 BASELINE_GET_PER_CORE = 3413
@@ -143,6 +143,7 @@ def http_status(port, path, timeout=1.0):
 
 
 class Bench:
+    compares = False  # bench/compare.py's subclass: variants against each other, no ceiling
     def __init__(self):
         self.runs = int(setting("BENCH_RUNS"))
         self.duration = float(setting("BENCH_DURATION"))
@@ -160,6 +161,9 @@ class Bench:
         for op in self.ops:
             if op not in OPS:
                 die(f"unknown operation {op!r} in BENCH_OPS (known: {', '.join(OPS)})")
+        if not self.compares and set(self.ops) & set(COMPARE_ONLY_OPS):
+            die(f"BENCH_OPS: {', '.join(COMPARE_ONLY_OPS)} have no ceiling or floor to measure "
+                "against; use them with bench/compare.sh")
         if "delete" in self.ops and ("create" not in self.ops
                                      or self.ops.index("create") > self.ops.index("delete")):
             die("BENCH_OPS: delete deletes the books create made, so create must come before it")
@@ -191,7 +195,7 @@ class Bench:
         })
         self.env.pop("BOOKSTORE_AUTH", None)
         self.service = None
-        self.token = TOKEN
+        self.token = TOKEN  # the writes' bearer token; a comparison's variant may set a JWT
         self.created = []  # paths the create runs made, which the delete runs delete
         self.results = {"settings": {k: setting(k) for k in SETTINGS}}
 
@@ -215,7 +219,8 @@ class Bench:
                         setting("BENCH_CATEGORIES")], check=True)
         self.books = os.path.join(self.out, "books.json")
         with open(self.books, encoding="utf-8") as f:
-            n = len(json.load(f))
+            self.book_list = json.load(f)
+        n = len(self.book_list)
         with open(os.path.join(self.out, "tool.log"), "w") as logf:
             subprocess.run([self.bin, "migrate"], env=self.env, check=True, stdout=logf, stderr=logf)
             started = time.monotonic()
@@ -321,9 +326,6 @@ class Bench:
     def write_load(self, op, concurrency, seconds):
         """A create or delete run (bench/writes.py), on the service's CPUs as oha would be."""
         if op == "create":
-            if not hasattr(self, "book_list"):
-                with open(self.books, encoding="utf-8") as f:
-                    self.book_list = json.load(f)
             method, work = "PUT", writes.creates(self.book_list, random.Random())
         else:
             method, work = "DELETE", ((path, b"") for path in self.drain_created())

@@ -32,6 +32,7 @@ class Variant:
 
 
 class Compare(bench.Bench):
+    compares = True
     def __init__(self, variants):
         os.environ.setdefault("BENCH_BIN", variants[0].bin)
         super().__init__()
@@ -98,6 +99,7 @@ def render(variants, rounds, ops):
         rss = statistics.median(r["peak_rss_kib"] for r in rounds[v.name]) / 1024
         lines.append(f"| {v.name} | " + " | ".join(cells) + f" | {rss:.1f} |")
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -27,6 +27,11 @@ CATEGORY_NAMES = [
 ]
 
 
+def seg(s: str) -> str:
+    """A path segment, percent-encoded ("/" included)."""
+    return quote(s, safe="")
+
+
 def main() -> None:
     out, base = sys.argv[1], sys.argv[2].rstrip("/")
     authors = int(sys.argv[3]) if len(sys.argv) > 3 else 500
@@ -56,9 +61,6 @@ def main() -> None:
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "books.json"), "w", encoding="utf-8") as f:
         json.dump(books, f, ensure_ascii=False)
-
-    def seg(s: str) -> str:
-        return quote(s, safe="")
 
     def write(name: str, lines) -> None:
         with open(os.path.join(out, name), "w", encoding="utf-8") as f:

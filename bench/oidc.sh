@@ -8,15 +8,16 @@
 #   bench/oidc.sh BEFORE_BINARY AFTER_BINARY
 #
 # Settings: bench/bench.py's BENCH_* variables (default ops here: get,patch); BENCH_ISSUER_PORT
-# (default 8797). Needs node and the storefront's npm packages (npm ci in examples/storefront).
+# (default 8797). Needs node; installs the storefront's npm packages (oidc-provider) once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || { echo "usage: $0 BEFORE_BINARY AFTER_BINARY" >&2; exit 2; }
 before=$1 after=$2
 port=${BENCH_ISSUER_PORT:-8797}
 issuer=http://127.0.0.1:$port audience=http://bookstore.bench secret=bench-$RANDOM$RANDOM
-[ -d examples/storefront/node_modules/oidc-provider ] \
-  || { echo "oidc: run npm ci in examples/storefront first (scripts/install-tools.sh does)" >&2; exit 1; }
+# shellcheck source=scripts/openapi/tools.sh
+. scripts/openapi/tools.sh
+ensure_npm_ci examples/storefront
 
 mkdir -p bench/out
 taskset -c "${BENCH_ENGINE_CPU:-0}" node examples/storefront/issuer/issuer.mjs --port "$port" \

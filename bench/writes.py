@@ -13,11 +13,8 @@ import statistics
 import time
 import uuid
 from collections import deque
-from urllib.parse import quote
 
-
-def seg(s):
-    return quote(s, safe="")
+from gen_data import seg
 
 
 def creates(books, rng):

@@ -33,15 +33,9 @@ port=${BOOKSTORE_CHECK_PORT:-8091}
 table="Books-check-$$"
 token=check-token
 
-port_in_use() {
-  # bash's /dev/tcp: succeeds if something accepts connections on 127.0.0.1:$1.
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-port_in_use "$port" && die "port 127.0.0.1:$port is already in use; set BOOKSTORE_CHECK_PORT to a free one"
-
 # shellcheck source=scripts/lib/service.sh
 . "$root/scripts/lib/service.sh"
+service_port_in_use "$port" && die "port 127.0.0.1:$port is already in use; set BOOKSTORE_CHECK_PORT to a free one"
 service_init with-service
 SERVICE_KEEP_WORKDIR=${BOOKSTORE_CHECK_KEEP_LOG:-0}
 server_log="$SERVICE_WORKDIR/server.log"

@@ -18,7 +18,8 @@
 #                                     shown if it fails (or always, with SERVICE_VERBOSE=1)
 #   service_serve LOG CMD [ARGS]      starts CMD (`BIN serve`, or a wrapper that execs it) in the
 #                                     background, output to LOG (`-`: this terminal); SERVICE_PID is its pid.
-#                                     Refuses when something already answers on BOOKSTORE_ADDR's port
+#                                     Refuses when BOOKSTORE_ADDR's port is already taken
+#   service_port_in_use PORT          whether something accepts connections on 127.0.0.1:PORT
 #   service_wait_ready URL [SECONDS]  waits (default 30 s) for URL/health/ready to answer 200; fails, with
 #                                     the server's log, if the server exits first or the time runs out
 #   service_stop [SECONDS]            SIGTERM to the server, waits for its drain (default 25 s: the drain
@@ -85,14 +86,18 @@ service_run() {
   if [ "${SERVICE_VERBOSE:-0}" = 1 ]; then cat "$log" >&2; fi
 }
 
+# bash's /dev/tcp: succeeds if something accepts connections on 127.0.0.1:PORT.
+service_port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
 service_serve() {
   SERVICE_LOG=$1
   shift
   # The server could not bind a port another process holds, and that process would answer the
   # readiness wait in its place: refuse before starting (every caller exports BOOKSTORE_ADDR).
-  if [ -n "${BOOKSTORE_ADDR:-}" ] \
-    && curl -s -o /dev/null --max-time 2 "http://127.0.0.1:${BOOKSTORE_ADDR##*:}/health/live" 2>/dev/null; then
-    service_die "something already answers on port ${BOOKSTORE_ADDR##*:}; stop it or set BOOKSTORE_ADDR"
+  if [ -n "${BOOKSTORE_ADDR:-}" ] && service_port_in_use "${BOOKSTORE_ADDR##*:}"; then
+    service_die "port 127.0.0.1:${BOOKSTORE_ADDR##*:} is already in use; stop what holds it or choose another port"
   fi
   if [ "$SERVICE_LOG" = - ]; then
     "$@" &
