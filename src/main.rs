@@ -20,14 +20,7 @@ async fn main() -> ExitCode {
         Err(e) => {
             // The one place a command's failure is reported: the error and its sources (for a
             // DynamoDB call, the SDK's own error) on one line.
-            let mut line = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                line.push_str(": ");
-                line.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("bookstore: {line}");
+            eprintln!("bookstore: {}", bookstore::telemetry::ErrorChain(&e));
             ExitCode::FAILURE
         }
     }

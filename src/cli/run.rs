@@ -75,10 +75,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let traces = telemetry::init_logging_and_tracing()?;
     let sdk = repository::load_sdk_config().await;
     let app = Application::build(&args, repository::build_client(&sdk)).await?;
-    app.run_until_stopped(server::shutdown_signal()).await?;
+    let served = app.run_until_stopped(server::shutdown_signal()).await;
+    // Flushed on an error exit too: the spans of what led to it are the ones worth having.
     if let Some(traces) = traces {
         traces.shutdown().await;
     }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

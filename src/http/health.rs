@@ -8,9 +8,11 @@ use tokio::sync::Mutex;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::telemetry::ErrorChain;
+
 use super::{
     AppState,
-    problem::{ApiError, ErrorChain, Problem},
+    problem::{ApiError, Problem},
 };
 use crate::repository::BookRepository;
 

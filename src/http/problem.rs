@@ -1,5 +1,6 @@
 //! The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
 
+use crate::telemetry::ErrorChain;
 use axum::{
     Json,
     body::Body,
@@ -79,21 +80,6 @@ pub struct FailureCause(Arc<StoreError>);
 impl std::fmt::Display for FailureCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         ErrorChain(&*self.0).fmt(f)
-    }
-}
-
-/// An error and its sources, `: `-separated, as one log field.
-pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

@@ -46,6 +46,21 @@ fn install_subscriber() {
         .try_init();
 }
 
+/// An error and its sources, `: `-separated: a log field, or the one line a failed command prints.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// The process-wide Prometheus recorder, installed on first use with a thread that drains it.
 ///
 /// The recorder keeps every histogram observation in a queue until a render or an upkeep folds it

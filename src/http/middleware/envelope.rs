@@ -26,9 +26,9 @@ const UNMATCHED: &str = "unmatched";
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
                         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
 
-/// Logs why a request failed with a 5xx, once, in the request's span: the repository's error
-/// and its sources when the response carries one (`FailureCause`), else that it failed (a
-/// deadline, a panic, shedding; each also logged where it happened, with what it knew).
+/// Logs why a request failed with a 5xx, once, in the request's span: the repository's error and
+/// its sources, when the response carries one (`FailureCause`). A failure without one (a
+/// deadline, a panic, shedding) was logged where it happened, with what it knew.
 fn log_failure(span: &tracing::Span, response: &Response) {
     let status = response.status();
     if !status.is_server_error() {
@@ -38,9 +38,13 @@ fn log_failure(span: &tracing::Span, response: &Response) {
         .extensions()
         .get::<FailureCause>()
         .map(tracing::field::display);
+    // Without a cause, the failure (a deadline, a panic, shedding) was logged where it happened.
+    if cause.is_none() {
+        return;
+    }
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(parent: span, error = cause, "request failed with an internal error");
-    } else if cause.is_some() {
+    } else {
         tracing::warn!(parent: span, error = cause, "request failed: DynamoDB unavailable");
     }
 }
