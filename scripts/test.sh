@@ -36,6 +36,11 @@
 #    (this crate, then the fat-LTO link) use one core, so it must start early to finish with the
 #    tests. The installs (network-bound) run beside the compilers; the OpenAPI and deployment
 #    checks beside the tests; the live checks use the test build, while the release link runs.
+#  - The tests run 8 at a time (.cargo/config.toml): most of their time is spent waiting out
+#    deadlines, not computing.
+#  - A rerun after a one-line change cannot be shorter than the fat-LTO rebuild of the release
+#    binary (179 s on a quiet machine) plus the image check: BENCHMARKS.md measured the profile
+#    without LTO (a 54 s rebuild) at 1.17x the CPU per GET, and kept fat LTO.
 # Each background step's output is printed when it is joined, whole, in the order of the steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
