@@ -324,32 +324,19 @@ struct Binary {
 
 impl Binary {
     async fn start(vars: &[(&str, &str)]) -> Self {
-        let addr = format!("127.0.0.1:{}", free_port());
         let mut command = serve_command(&[
-            ("BOOKSTORE_ADDR", addr.as_str()),
             ("BOOKSTORE_AUTH", "none"),
             ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("RUST_LOG", "warn"),
+            // Quiet, but for the line that says where it listens.
+            ("RUST_LOG", "warn,bookstore::application=info"),
         ]);
-        command
-            .envs(vars.iter().copied())
-            .stdout(std::process::Stdio::null());
-        let binary = Self {
-            child: command.spawn().unwrap(),
-            addr,
-        };
-        let started = std::time::Instant::now();
-        while TcpStream::connect(&binary.addr).await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        binary
+        command.envs(vars.iter().copied());
+        let crate::support::Listening { child, addr, .. } =
+            crate::support::spawn_listening(&mut command);
+        Self { child, addr }
     }
 }
 

@@ -641,3 +641,65 @@ pub(crate) fn counted(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 pub(crate) async fn assert_counts(app: &TestApp, listing: &str, expected: &[(&str, u64)]) {
     assert_eq!(counts(app, listing).await, counted(expected), "{listing}");
 }
+
+/// A `bookstore serve` child started by [`spawn_listening`], with every line of its log.
+pub(crate) struct Listening {
+    /// The process.
+    pub(crate) child: std::process::Child,
+    /// `host:port` it listens on.
+    pub(crate) addr: String,
+    /// Its standard output (the JSON log), line by line, as it arrives.
+    #[allow(dead_code, reason = "read by tests/tracing, which shares this file")]
+    pub(crate) logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Spawns `command` (a `bookstore serve`) on a port the kernel picks and returns once it listens,
+/// with the address read from its `listening` log line (so its filter must let `info` of
+/// `bookstore::application` through).
+///
+/// Picking a free port first and handing it over races with every other test doing the same at
+/// once: between the pick and the child's bind, another test's pick can listen there for a
+/// moment, so a readiness probe answered by the wrong socket passes and the first request is
+/// refused (seen with the tests running 8 at a time).
+pub(crate) fn spawn_listening(command: &mut std::process::Command) -> Listening {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .env("BOOKSTORE_ADDR", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn bookstore serve");
+    let stdout = child.stdout.take().unwrap();
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (found, addr) = std::sync::mpsc::channel();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(entry) = serde_json::from_str::<Value>(&line)
+                && entry["message"] == "listening"
+                && let Some(listening) = entry["addr"].as_str()
+            {
+                let _ = found.send(listening.to_owned());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        match addr.recv_timeout(Duration::from_millis(50)) {
+            Ok(addr) => break addr,
+            Err(_) => {
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the service exited: {:?}",
+                    logs.lock().unwrap()
+                );
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the service did not log `listening`: {:?}",
+                    logs.lock().unwrap()
+                );
+            }
+        }
+    };
+    Listening { child, addr, logs }
+}

@@ -10,7 +10,6 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -200,36 +199,19 @@ impl Service {
         let status = migrate.stdout(Stdio::null()).status().unwrap();
         assert!(status.success(), "migrate failed");
 
-        let port = support::free_port();
         let mut serve = Command::new(bin);
         serve.arg("serve");
         env(&mut serve);
         serve
-            .env("BOOKSTORE_ADDR", format!("127.0.0.1:{port}"))
             .env("BOOKSTORE_API_TOKENS", "test-token")
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
             .env("OTEL_SERVICE_NAME", "bookstore-under-test")
             .env("OTEL_BSP_SCHEDULE_DELAY", schedule_delay_ms.to_string())
-            .envs(more_env.iter().copied())
-            .stdout(Stdio::piped());
-        let mut child = serve.spawn().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the service did not listen");
-            assert!(child.try_wait().unwrap().is_none(), "the service exited");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .envs(more_env.iter().copied());
+        let support::Listening { child, addr, logs } = support::spawn_listening(&mut serve);
         Self {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{addr}"),
             logs,
         }
     }
