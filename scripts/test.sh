@@ -32,9 +32,9 @@
 #    turns MIR optimisation off, which is why the release build (scripts/release-build.sh) is
 #    compiled by rustc alone. A later plain `cargo test` recompiles this crate, not its
 #    dependencies: the wrapper is part of its fingerprint.
-#  - The release build starts first and at the same priority as the rest: its last three minutes
-#    (this crate, then the fat-LTO link) use one core, so it must start early to finish with the
-#    tests. The installs (network-bound) run beside the compilers; the OpenAPI and deployment
+#  - The release build starts first, and the test build is niced under it: the release build's
+#    last three minutes (this crate, then the fat-LTO link) use one core, so its dependencies must
+#    be done early for that tail to overlap the test build's end and the tests. The installs (network-bound) run beside the compilers; the OpenAPI and deployment
 #    checks beside the tests; the live checks use the test build, while the release link runs.
 #  - The tests run 8 at a time (.cargo/config.toml): most of their time is spent waiting out
 #    deadlines, not computing.
@@ -103,8 +103,10 @@ RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver) ||
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS=-Dwarnings
 # Plain `cargo test`, not --all-targets: that builds examples as test harnesses, and the fault
 # test runs examples/dynamodb_engine as the engine binary it pauses and kills. It still builds
-# every target `cargo clippy --all-targets` checks (there are no benches).
-step cargo test --locked --no-run
+# every target `cargo clippy --all-targets` checks (there are no benches). Niced: the release
+# build is the longer chain (its last 180 s use one core), so it gets the CPU first; the tests
+# themselves run at normal priority.
+step nice -n 5 cargo test --locked --no-run
 join deny
 
 join install-tools
