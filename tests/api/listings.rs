@@ -5,38 +5,20 @@ use std::collections::HashSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, enc, problem, spawn_app};
+use crate::support::{TestApp, enc, every_item, problem, spawn_app};
 
 /// Walks every page of `path` (which has a query string), asserting the page invariants.
 async fn walk(app: &TestApp, path: &str, limits: &[u32]) -> Vec<(String, String)> {
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    for page_number in 0.. {
-        let limit = limits[page_number % limits.len()];
-        let mut url = format!("{path}&limit={limit}");
-        if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={}", enc(c)));
-        }
-        let response = app.get(&url).await;
-        assert_eq!(response.status(), StatusCode::OK, "{url}");
-        let page: Value = response.json().await.unwrap();
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= limit as usize);
-        if page_number > 0 {
-            assert!(!items.is_empty(), "only the first page may be empty");
-        }
-        seen.extend(items.iter().map(|b| {
+    every_item(app, path, limits)
+        .await
+        .iter()
+        .map(|b| {
             (
                 b["title"].as_str().unwrap().to_owned(),
                 b["author"].as_str().unwrap().to_owned(),
             )
-        }));
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    seen
+        })
+        .collect()
 }
 
 /// 23 books by one author; in category "Shared" two other authors reuse some titles.

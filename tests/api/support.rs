@@ -603,33 +603,50 @@ pub(crate) async fn walk(
     query: &str,
     limit: u32,
 ) -> Vec<(String, u64)> {
-    let mut names = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..1_000 {
-        let mut path = format!("{listing}?limit={limit}{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", enc(c)));
-        }
-        let response = app.get(&path).await;
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let page: Value = response.json().await.unwrap();
-        let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= limit as usize);
-        assert!(
-            cursor.is_none() || !items.is_empty(),
-            "an empty page after the first"
-        );
-        for item in items {
+    let path = match query.strip_prefix('&') {
+        Some(query) => format!("{listing}?{query}"),
+        None => listing.to_owned(),
+    };
+    every_item(app, &path, &[limit])
+        .await
+        .iter()
+        .map(|item| {
             let books = item["books"].as_u64().unwrap();
             assert!(books >= 1, "{item}");
-            names.push((item["name"].as_str().unwrap().to_owned(), books));
+            (item["name"].as_str().unwrap().to_owned(), books)
+        })
+        .collect()
+}
+
+/// Every item of the paginated listing at `path` (with or without a query string), following
+/// `next_cursor` with the `limits` in turn: each page answers 200 with at most its limit, and
+/// only the first may be empty.
+pub(crate) async fn every_item(app: &TestApp, path: &str, limits: &[u32]) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page_number in 0..1_000 {
+        let limit = limits[page_number % limits.len()];
+        let mut url = format!("{path}{separator}limit={limit}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={}", enc(c)));
         }
+        let response = app.get(&url).await;
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let mut page: Value = response.json().await.unwrap();
+        let items = page["items"].as_array_mut().unwrap();
+        assert!(items.len() <= limit as usize, "{url}");
+        assert!(
+            page_number == 0 || !items.is_empty(),
+            "{url}: only the first page may be empty"
+        );
+        all.append(items);
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
-            None => return names,
+            None => return all,
         }
     }
-    panic!("{listing} never ended");
+    panic!("{path} never ended");
 }
 
 /// The counts `pairs` name, as [`counts`] returns them.
